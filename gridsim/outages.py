@@ -1,0 +1,134 @@
+"""apply_outages: damage a copy of the network and record exactly what was removed or derated.
+
+Outages are status flags on a copy (``in_service = False``) and reduced ``max_p_mw``; nothing is deleted and
+the caller's network is never touched. A destroyed bus takes everything connected to it out of service;
+its loads stay in service as *demand* (they are counted, and lost as isolated).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from gridsim.networks.naming import Match, resolve_name, resolve_selector
+
+#: pandapower tables with a single bus column, taken out with a destroyed bus (loads excepted)
+_BUS_ELEMENTS = {"gen": "bus", "sgen": "bus", "shunt": "bus", "ext_grid": "bus", "storage": "bus",
+                 "ward": "bus", "xward": "bus"}
+_BRANCH_BUSES = {"line": ("from_bus", "to_bus"), "trafo": ("hv_bus", "lv_bus"),
+                 "trafo3w": ("hv_bus", "mv_bus", "lv_bus"), "impedance": ("from_bus", "to_bus"),
+                 "dcline": ("from_bus", "to_bus")}
+_KIND_OF_TABLE = {"bus": "bus", "line": "line", "trafo": "trafo", "trafo3w": "trafo3w", "gen": "gen",
+                  "sgen": "sgen", "shunt": "shunt", "load": "load", "impedance": "impedance",
+                  "ext_grid": "ext_grid", "storage": "storage", "dcline": "dcline", "ward": "ward",
+                  "xward": "xward"}
+
+OUTAGE_COLUMNS = ["asset", "asset_kind", "element_kind", "element", "action",
+                  "capacity_before_mw", "capacity_after_mw"]
+
+
+@dataclass
+class AppliedOutages:
+    """What the scenario actually removed: one row per element (see ``Result.outages``)."""
+
+    table: pd.DataFrame
+    destroyed_buses: np.ndarray   # bus indices taken out by substation/bus outages
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+
+def resolve_outage(net, outage, index: int, source=None) -> list[Match]:
+    """The assets one scenario outage entry refers to (ScenarioError with location if none)."""
+    where = {"file": str(source) if source else None, "line": getattr(outage, "line", None),
+             "key": f"outages[{index}].{outage.kind}"}
+    if outage.kind == "select":
+        return resolve_selector(net, outage.select, where)
+    return [resolve_name(net, outage.kind, outage.target, where)]
+
+
+def apply_outages(net, outages: Sequence, source=None) -> tuple[object, AppliedOutages]:
+    """Return a damaged deep copy of ``net`` and the record of what was removed.
+
+    ``outages`` are scenario Outage entries (``kind``, ``target``, ``select``, ``derate``, ``line``).
+    Names are resolved first, so a misspelt name fails before any work is done.
+    """
+    resolved = [(o, resolve_outage(net, o, i, source)) for i, o in enumerate(outages)]
+    damaged = copy.deepcopy(net)
+    rows: list[dict] = []
+    destroyed: set[int] = set()
+    seen_out: set[tuple[str, int]] = set()
+    base_cap = damaged.gen["max_p_mw"].astype(float).copy()
+
+    def take_out(table: str, idx: int, asset: str, asset_kind: str) -> None:
+        if (table, idx) in seen_out or not bool(damaged[table].at[idx, "in_service"]):
+            return
+        seen_out.add((table, idx))
+        if table != "load":
+            damaged[table].at[idx, "in_service"] = False
+        cap = float(damaged.gen.at[idx, "max_p_mw"]) if table == "gen" else np.nan
+        rows.append({"asset": asset, "asset_kind": asset_kind, "element_kind": _KIND_OF_TABLE.get(table, table),
+                     "element": _element_name(damaged, table, idx), "action": "out",
+                     "capacity_before_mw": cap, "capacity_after_mw": 0.0 if table == "gen" else np.nan})
+
+    for outage, matches in resolved:
+        derate = getattr(outage, "derate", None)
+        for m in matches:
+            label = f"{m.asset_kind}: {m.asset}"
+            for table, idx in m.elements:
+                if derate is not None and table == "gen":
+                    _derate(damaged, idx, derate, base_cap, rows, label, m.asset_kind)
+                elif table == "bus":
+                    _destroy_bus(damaged, idx, label, m.asset_kind, take_out)
+                    destroyed.add(idx)
+                else:
+                    take_out(table, idx, label, m.asset_kind)
+
+    table = pd.DataFrame(rows, columns=OUTAGE_COLUMNS)
+    return damaged, AppliedOutages(table, np.array(sorted(destroyed), dtype=int))
+
+
+def _derate(net, idx: int, derate: float, base_cap: pd.Series, rows: list, label: str, kind: str) -> None:
+    before = float(net.gen.at[idx, "max_p_mw"])
+    after = min(before, float(base_cap.at[idx]) * float(derate))
+    if not bool(net.gen.at[idx, "in_service"]):
+        return
+    net.gen.at[idx, "max_p_mw"] = after
+    if "min_p_mw" in net.gen.columns:
+        net.gen.at[idx, "min_p_mw"] = min(float(net.gen.at[idx, "min_p_mw"]), after)
+    rows.append({"asset": label, "asset_kind": kind, "element_kind": "gen",
+                 "element": _element_name(net, "gen", idx), "action": "derated",
+                 "capacity_before_mw": before, "capacity_after_mw": after})
+
+
+def _destroy_bus(net, bus: int, label: str, kind: str, take_out) -> None:
+    take_out("bus", bus, label, kind)
+    for table, col in _BUS_ELEMENTS.items():
+        if table in net and len(net[table]):
+            for idx in net[table].index[net[table][col] == bus]:
+                take_out(table, int(idx), label, kind)
+    for table, cols in _BRANCH_BUSES.items():
+        if table in net and len(net[table]):
+            df = net[table]
+            hit = np.zeros(len(df), dtype=bool)
+            for c in cols:
+                hit |= (df[c] == bus).to_numpy()
+            for idx in df.index[hit]:
+                take_out(table, int(idx), label, kind)
+    if "switch" in net and len(net.switch):
+        sw = net.switch
+        bb = (sw["et"] == "b") & ((sw["bus"] == bus) | (sw["element"] == bus))
+        net.switch.loc[bb, "closed"] = False
+
+
+def _element_name(net, table: str, idx: int) -> str:
+    df = net[table]
+    if "name" in df.columns:
+        name = df.at[idx, "name"]
+        if isinstance(name, str) and name:
+            return name
+    return f"{table} {idx}"
