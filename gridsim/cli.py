@@ -1,0 +1,209 @@
+"""The command line: parse, call the API, print with rich, exit code. No engine logic lives here.
+
+Exit codes: 0 success, 2 bad input (scenario, network, arguments), 3 a solve failed under --strict,
+1 an internal error (a bug: please report it; --debug shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from gridsim.errors import GridsimError, SolverError
+
+EXIT_OK, EXIT_BUG, EXIT_INPUT, EXIT_STRICT = 0, 1, 2, 3
+
+
+def _fmt(x: float, nd: int = 1) -> str:
+    return f"{x:,.{nd}f}"
+
+
+def _summary_tables(result) -> list[Table]:
+    s = result.summary
+    head = Table(title=f"{s['scenario']}  ({s['network']}, load level {s['load_level']:g})", show_header=False)
+    head.add_column(justify="left")
+    head.add_column(justify="right")
+    head.add_row("demand", f"{_fmt(s['demand_mw'])} MW")
+    head.add_row("served", f"{_fmt(s['served_mw'])} MW")
+    head.add_row("unserved", f"[bold]{_fmt(s['unserved_mw'])} MW ({s['unserved_pct']:.2f} %)[/bold]")
+    for cause, mw in s["unserved_by_cause_mw"].items():
+        if mw > 1e-6:
+            head.add_row(f"  {cause}", f"{_fmt(mw)} MW")
+    head.add_row("critical demand unserved", f"{_fmt(s['critical_unserved_mw'])} MW")
+    head.add_row("customers without power", f"{s['customers_without_power']:,} of {s['customers']:,}")
+    head.add_row("islands (energised)", f"{s['n_islands']} ({s['n_energised_islands']})")
+    head.add_row("overloaded branches", str(len(s["overloaded_branches"])))
+    head.add_row("solver status", s["status"])
+
+    reg = Table(title="by region")
+    for col in ("region", "demand MW", "unserved MW", "unserved %", "customers off"):
+        reg.add_column(col, justify="left" if col == "region" else "right")
+    regions = result.regions.sort_values("unserved_mw", ascending=False)
+    for name, r in regions.iterrows():
+        reg.add_row(str(name), _fmt(r["demand_mw"]), _fmt(r["unserved_mw"]), f"{r['unserved_pct']:.1f}",
+                    f"{int(r['customers_without_power']):,}")
+    tables = [head, reg]
+    if len(result.islands) > 1:
+        isl = Table(title="islands")
+        for col in ("island", "buses", "demand MW", "unserved MW", "slack", "status"):
+            isl.add_column(col, justify="right" if col not in ("slack", "status") else "left")
+        for i, r in result.islands.iterrows():
+            isl.add_row(str(i), str(r["n_buses"]), _fmt(r["demand_mw"]), _fmt(r["unserved_mw"]), r["slack"] or "-",
+                        r["status"])
+        tables.append(isl)
+    if s["overloaded_branches"]:
+        ov = Table(title="overloaded branches")
+        ov.add_column("branch")
+        ov.add_column("kind")
+        ov.add_column("loading %", justify="right")
+        for b in s["overloaded_branches"][:15]:
+            ov.add_row(b["name"], b["kind"], f"{b['loading_percent']:.1f}")
+        tables.append(ov)
+    return tables
+
+
+def cmd_run(args, out: Console, err: Console) -> int:
+    from gridsim.report import write_report
+    from gridsim.scenario import load_scenario
+    from gridsim.simulate import simulate
+
+    scenario = load_scenario(args.scenario)
+    outdir = Path(args.output) if args.output else Path("reports") / Path(args.scenario).stem
+    with err.status("simulating…") as status:
+        result = simulate(scenario, progress=lambda stage: status.update(f"simulating: {stage}…"))
+        if args.no_report:
+            written = result.to_dir(outdir)
+        else:
+            status.update("writing the report…")
+            written = write_report(result, outdir)
+    if args.json:
+        out.print_json(json.dumps(json.loads((outdir / "summary.json").read_text())))
+    elif not args.quiet:
+        for table in _summary_tables(result):
+            out.print(table)
+        out.print(f"wrote {len(written)} files to {outdir}/ "
+                  f"({'report.html' if 'report.html' in written else 'summary.json'})")
+    if args.strict and result.status != "converged":
+        raise SolverError(f"power flow status is '{result.status}' (not 'converged'); see islands.csv")
+    return EXIT_OK
+
+
+def cmd_validate(args, out: Console, err: Console) -> int:
+    from gridsim.networks import build_network
+    from gridsim.outages import resolve_outage
+    from gridsim.scenario import load_scenario
+
+    for path in args.scenarios:
+        scenario = load_scenario(path)
+        net = build_network(scenario.network, scenario.base_dir, scenario.load_level)
+        n = sum(len(m.elements) for i, o in enumerate(scenario.outages)
+                for m in resolve_outage(net, o, i, scenario.source))
+        out.print(f"{path}: ok ({len(scenario.outages)} outage entries, {n} network elements)")
+    return EXIT_OK
+
+
+def cmd_schema(args, out: Console, err: Console) -> int:
+    from gridsim.scenario import scenario_json_schema
+
+    sys.stdout.write(json.dumps(scenario_json_schema(), indent=2) + "\n")
+    return EXIT_OK
+
+
+def cmd_network(args, out: Console, err: Console) -> int:
+    from gridsim.networks import build_network
+    from gridsim.networks.catalog import describe_network
+
+    info = describe_network(build_network(args.network, Path.cwd(), args.load_level), args.network)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(info, indent=2) + "\n")
+        return EXIT_OK
+    t = info["totals"]
+    out.print(f"[bold]{info['name']}[/bold]: {t['buses']} buses, {t['lines']} lines, {t['transformers']} "
+              f"transformers, {t['substations']} substations; demand {_fmt(t['demand_mw'], 0)} MW, "
+              f"capacity {_fmt(t['capacity_mw'], 0)} MW + imports {_fmt(t['import_capacity_mw'], 0)} MW")
+    sections = (
+        ("regions", ("name", "demand_mw", "capacity_mw", "customers", "substations")),
+        ("plants", ("name", "fuel", "region", "units", "capacity_mw")),
+        ("interconnectors", ("name", "region", "capacity_mw", "substation")),
+        ("substations", ("name", "region", "voltages_kv", "buses")),
+    )
+    for title, cols in sections:
+        if not info[title]:
+            continue
+        table = Table(title=title)
+        for c in cols:
+            table.add_column(c, justify="right" if c.endswith(("_mw", "s")) and c != "name" else "left")
+        for row in info[title]:
+            table.add_row(*[", ".join(f"{v:g}" for v in row[c]) if isinstance(row[c], list)
+                            else (_fmt(row[c], 0) if isinstance(row[c], float) else str(row[c])) for c in cols])
+        out.print(table)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gridsim", description="Unserved electricity demand after damage to a grid.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="simulate a scenario and write its outage report")
+    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("-o", "--output", help="output folder (default reports/<scenario file stem>/)")
+    run.add_argument("--strict", action="store_true",
+                     help="exit with code 3 unless every energised island's AC power flow converged")
+    run.add_argument("--no-report", action="store_true", help="write JSON and CSV only (no figures, no HTML)")
+    run.add_argument("--json", action="store_true", help="print summary.json instead of tables")
+    run.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    run.set_defaults(func=cmd_run)
+
+    val = sub.add_parser("validate", help="check scenario files (schema and names) without running them")
+    val.add_argument("scenarios", nargs="+", help="scenario YAML files")
+    val.set_defaults(func=cmd_validate)
+
+    sch = sub.add_parser("schema", help="print the scenario JSON Schema")
+    sch.set_defaults(func=cmd_schema)
+
+    net = sub.add_parser("network", help="list a network's regions, plants, substations and interconnectors")
+    net.add_argument("network", help="built-in name (dnipro-like), pandapower:<case>, or a .m/.json file")
+    net.add_argument("--format", choices=("table", "json"), default="table")
+    net.add_argument("--load-level", type=float, default=1.0, help="fraction of peak demand (default 1.0)")
+    net.set_defaults(func=cmd_network)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = Console(soft_wrap=False)
+    err = Console(stderr=True)
+    try:
+        return args.func(args, out, err)
+    except SolverError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        return EXIT_STRICT
+    except GridsimError as exc:
+        err.print(f"[red]error:[/red] {_escape(str(exc))}", highlight=False)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except Exception as exc:  # noqa: BLE001 -- a bug: say so briefly, traceback only with --debug
+        if args.debug:
+            raise
+        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {_escape(str(exc))}\n"
+                  "This is a bug in gridsim; run again with --debug for the traceback and report it.",
+                  highlight=False)
+        return EXIT_BUG
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
