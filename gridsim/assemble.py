@@ -111,13 +111,15 @@ def bus_table(net, islands: Islands, applied: AppliedOutages, flow: Flow) -> pd.
     }, index=_names(bus, "bus").to_numpy())
 
 
-def branch_table(base, net, flow: Flow, tripped: set[tuple[str, int]] | None = None) -> pd.DataFrame:
+def branch_table(base, net, flow: Flow, ratings, tripped: set[tuple[str, int]] | None = None) -> pd.DataFrame:
+    """One row per line and transformer; loading in % of the scenario's rating (``ratings``)."""
     bus_names = _names(net.bus, "bus")
+    line_loading, trafo_loading = ratings.loading(flow)
     region = _col(net.bus, "region", "all").astype(str)
     parts = []
     for kind, a, b, p, loading in (
-            ("line", "from_bus", "to_bus", flow.line_p_from_mw, flow.line_loading_percent),
-            ("trafo", "hv_bus", "lv_bus", flow.trafo_p_hv_mw, flow.trafo_loading_percent)):
+            ("line", "from_bus", "to_bus", flow.line_p_from_mw, line_loading),
+            ("trafo", "hv_bus", "lv_bus", flow.trafo_p_hv_mw, trafo_loading)):
         df = net[kind]
         if not len(df):
             continue

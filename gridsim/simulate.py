@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+
+import pandas as pd
 from collections.abc import Callable
 
 from gridsim import assemble as asm
@@ -10,7 +12,7 @@ from gridsim.balance import balance
 from gridsim.networks import build_network
 from gridsim.outages import apply_outages
 from gridsim.results import Result
-from gridsim.solvers import SOLVERS
+from gridsim.solvers import RESPONSES, SOLVERS
 from gridsim.topology import find_islands
 
 Progress = Callable[[str], None]
@@ -53,23 +55,28 @@ def simulate(scenario, net=None, progress: Progress | None = None) -> Result:
     solve, loss_allowance = SOLVERS[scenario.solver]
     bal = balance(damaged, islands, scenario.shedding, loss_allowance)
     stage("solve")
-    flow, bal = solve(damaged, islands, bal, scenario.shedding)
+    response = getattr(scenario, "response", "none")
+    outcome = RESPONSES[response](damaged, islands, bal, scenario, solve)
     stage("assemble")
-    result = assemble(scenario, base, damaged, applied, islands, bal, flow)
+    result = assemble(scenario, base, applied, outcome, response)
     result.timings_s = stage.finish()
     return result
 
 
-def assemble(scenario, base, damaged, applied, islands, bal, flow, extra_unserved=None,
-             tripped=None, cascade_steps=None, response: str = "none") -> Result:
-    loads = asm.load_table(damaged, bal, islands, extra_unserved or {})
-    regions = asm.region_table(damaged, loads)
-    islands_df = asm.island_table(damaged, islands, loads, flow)
-    branches = asm.branch_table(base, damaged, flow, tripped)
+def assemble(scenario, base, applied, outcome, response: str) -> Result:
+    """The Result of a response's Outcome (tables named by element, summary)."""
+    net, islands, bal, flow = outcome.net, outcome.islands, outcome.bal, outcome.flow
+    loads = asm.load_table(net, bal, islands, outcome.extra_unserved)
+    regions = asm.region_table(net, loads)
+    islands_df = asm.island_table(net, islands, loads, flow)
+    branches = asm.branch_table(base, net, flow, outcome.ratings, outcome.tripped)
     summary = asm.summary_dict(scenario, loads, regions, islands_df, branches, applied, flow, response)
-    kwargs = {} if cascade_steps is None else {"cascade_steps": cascade_steps}
+    summary["notes"] = list(outcome.notes)
+    steps = outcome.cascade_steps
+    if steps is not None:
+        summary["cascade_steps"] = steps.to_dict(orient="records")
     return Result(
         scenario_name=scenario.name, network_name=str(scenario.network), summary=summary, loads=loads,
-        regions=regions, islands=islands_df, buses=asm.bus_table(damaged, islands, applied, flow),
-        branches=branches, generators=asm.generator_table(base, damaged, islands, flow),
-        outages=applied.table, **kwargs)
+        regions=regions, islands=islands_df, buses=asm.bus_table(net, islands, applied, flow),
+        branches=branches, generators=asm.generator_table(base, net, islands, flow),
+        outages=applied.table, cascade_steps=steps if steps is not None else pd.DataFrame())

@@ -143,16 +143,19 @@ def _solve(net, islands: Islands, bal: Balance, ac: bool) -> Flow:
     return flow
 
 
-def solve_dc(net, islands: Islands, bal: Balance, method: str = "proportional") -> tuple[Flow, Balance]:
+def solve_dc(net, islands: Islands, bal: Balance, method: str = "proportional",
+             rebalance: bool = True) -> tuple[Flow, Balance]:
     """Lossless DC power flow on every energised island."""
     return _solve(net, islands, bal, ac=False), bal
 
 
-def solve_ac(net, islands: Islands, bal: Balance, method: str = "proportional") -> tuple[Flow, Balance]:
-    """AC power flow (DC fallback per island). Islands whose slack must exceed its capacity to cover the
-    losses are re-balanced with the measured losses and solved again (at most three rounds)."""
+def solve_ac(net, islands: Islands, bal: Balance, method: str = "proportional",
+             rebalance: bool = True) -> tuple[Flow, Balance]:
+    """AC power flow (DC fallback per island). With ``rebalance``, islands whose slack must exceed its
+    capacity to cover the losses are re-balanced with the measured losses and solved again (at most three
+    rounds); without it the caller handles that (the optimal response does)."""
     flow = _solve(net, islands, bal, ac=True)
-    for _ in range(3):
+    for _ in range(3 if rebalance else 0):
         redo = {}
         for isl in islands.energised:
             if flow.status[isl.id] != "converged" or not len(isl.loads):

@@ -1,0 +1,52 @@
+"""Shared test helpers: scenario factories and the invariant check every result goes through."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))   # tests/grids.py
+
+import grids  # noqa: E402
+
+
+@pytest.fixture
+def make_scenario():
+    """Factory: make_scenario(outages=[{"unit": "G2"}], solver="dc", ...) -> Scenario."""
+    from gridsim.scenario import Scenario
+
+    def make(outages=(), **fields):
+        data = {"name": fields.pop("name", "test"), "network": fields.pop("network", "test-grid"),
+                "outages": list(outages), **fields}
+        return Scenario.model_validate(data)
+
+    return make
+
+
+@pytest.fixture
+def run(make_scenario):
+    """Factory: run(grid, outages, **fields) -> Result, with the invariants checked."""
+    from gridsim.metrics import check_invariants
+    from gridsim.simulate import simulate
+
+    def _run(net, outages=(), **fields):
+        fields.setdefault("response", "none")
+        result = simulate(make_scenario(outages, **fields), net=net)
+        check_invariants(result)
+        return result
+
+    return _run
+
+
+@pytest.fixture
+def three_bus():
+    return grids.three_bus
+
+
+@pytest.fixture
+def two_areas():
+    return grids.two_areas
