@@ -98,6 +98,8 @@ class Result:
         }
         if len(self.cascade_steps):
             tables["cascade.csv"] = self.cascade_steps
+        elif (outdir / "cascade.csv").exists():
+            (outdir / "cascade.csv").unlink()     # left by an earlier run of a cascade scenario
         for fname, df in tables.items():
             index = fname != "outages.csv" and fname != "cascade.csv"
             written[fname] = atomic_write_text(outdir / fname, df.to_csv(index=index, float_format="%.6g"))

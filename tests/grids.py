@@ -32,7 +32,7 @@ def _bus(net, name, region, x, y, vn=110.0, sub=None):
     return b
 
 
-def _line(net, a, b, name, km=50.0, max_i_ka=1.0):
+def _line(net, a, b, name, km=30.0, max_i_ka=1.0):
     i = pp.create_line_from_parameters(net, a, b, length_km=km, r_ohm_per_km=0.05, x_ohm_per_km=0.4,
                                        c_nf_per_km=9.0, max_i_ka=max_i_ka, name=name)
     net.line.at[i, "region"] = net.bus.at[a, "region"]
@@ -74,7 +74,7 @@ def three_bus() -> pp.pandapowerNet:
 def two_areas() -> pp.pandapowerNet:
     """Two areas joined by the tie line T1-T2, plus a radial village V fed from the East.
 
-    West: W1 (gen GW 300 MW, load LW1 100 MW), W2 (load LW2 100 MW, priority 3). East: E1 (gen GE 80 MW),
+    West: W1 (gen GW 340 MW, load LW1 100 MW), W2 (load LW2 100 MW, priority 3). East: E1 (gen GE 80 MW),
     E2 (load LE 150 MW, priority 1), V (load LV 30 MW) radial from E2 by line E2-V.
 
     Hand results with the DC solver:
@@ -89,11 +89,11 @@ def two_areas() -> pp.pandapowerNet:
     e2 = _bus(net, "E2", "East", 200, 100)
     v = _bus(net, "V", "East", 260, 140)
     _line(net, w1, w2, "W1-W2")
-    _line(net, w2, e2, "Tie", km=100)
-    _line(net, w1, e1, "Tie-South", km=100)
+    _line(net, w2, e2, "Tie", km=40)
+    _line(net, w1, e1, "Tie-South", km=40)
     _line(net, e1, e2, "E1-E2")
     _line(net, e2, v, "E2-V", km=20)
-    _gen(net, w1, "GW", "West Plant", 300.0, fuel="coal")
+    _gen(net, w1, "GW", "West Plant", 340.0, fuel="coal")
     _gen(net, e1, "GE", "East Plant", 80.0, fuel="gas")
     _load(net, w1, "LW1", 100.0)
     _load(net, w2, "LW2", 100.0, priority=3)

@@ -143,8 +143,9 @@ def _bfs_islands(net):
 
 def test_islands_match_breadth_first_search():
     rng = np.random.default_rng(7)
-    for _ in range(20):
-        net = grids.two_areas()
+    base = grids.two_areas()
+    for _ in range(30):
+        net = copy.deepcopy(base)
         net.line["in_service"] = rng.random(len(net.line)) > 0.4
         net.bus.loc[rng.random(len(net.bus)) < 0.15, "in_service"] = False
         ours = {frozenset(i.buses.tolist()) for i in find_islands(net)}
@@ -172,14 +173,16 @@ def test_more_damage_never_serves_more(run):
     """Capacity-only stage (DC, no overload relief): adding an outage never reduces unserved demand."""
     from hypothesis import given, settings, strategies as st
 
+    net = grids.two_areas()     # simulate never modifies it
+
     @settings(max_examples=40, deadline=None)
     @given(st.sets(st.integers(0, len(ASSETS) - 1), max_size=5), st.integers(0, len(ASSETS) - 1),
            st.sampled_from(["proportional", "priority"]))
     def check(subset, extra, shedding):
         base = [ASSETS[i] for i in sorted(subset)]
         more = base + ([ASSETS[extra]] if extra not in subset else [])
-        a = run(grids.two_areas(), base, solver="dc", shedding=shedding).unserved_mw
-        b = run(grids.two_areas(), more, solver="dc", shedding=shedding).unserved_mw
+        a = run(net, base, solver="dc", shedding=shedding).unserved_mw
+        b = run(net, more, solver="dc", shedding=shedding).unserved_mw
         assert b >= a - 1e-6
 
     check()

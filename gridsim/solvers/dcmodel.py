@@ -123,7 +123,8 @@ def build_dc_model(net: pp.pandapowerNet, *, rating: str = "rate_a",
         raise ValueError(f"rating must be one of {', '.join(RATINGS)}, got {rating!r}")
     if not emergency_factor > 0:
         raise ValueError(f"emergency_factor must be positive, got {emergency_factor}")
-    ppc, lookups = _bus_branch_ppc(net)
+    ppc, work = _bus_branch_ppc(net)
+    lookups = work["_pd2ppc_lookups"]
     bus = ppc["bus"]
     n_bus = bus.shape[0]
     bus_lookup = np.asarray(lookups["bus"], dtype=np.int64)
@@ -132,7 +133,7 @@ def build_dc_model(net: pp.pandapowerNet, *, rating: str = "rate_a",
     bus_is_aux[bus_lookup[net.bus.index.to_numpy()]] = False
 
     br = ppc["branch"]
-    kind, index, rating_all = _branch_labels_and_ratings(net, lookups["branch"], br.shape[0], rating)
+    kind, index, rating_all = _branch_labels_and_ratings(work, lookups["branch"], br.shape[0], rating)
     f = br[:, F_BUS].real.astype(np.int64)
     t = br[:, T_BUS].real.astype(np.int64)
     keep = (br[:, BR_STATUS].real > 0) & bus_active[f] & bus_active[t]
@@ -167,7 +168,7 @@ def build_dc_model(net: pp.pandapowerNet, *, rating: str = "rate_a",
                    gen_bus=gen_bus.astype(np.int64), gen_max_p_mw=gen_max)
 
 
-def _bus_branch_ppc(net: pp.pandapowerNet) -> tuple[dict, dict]:
+def _bus_branch_ppc(net: pp.pandapowerNet) -> tuple[dict, pp.pandapowerNet]:
     """The bus and branch part of pandapower's ``_pd2ppc`` in DC mode, on a shallow copy of ``net``.
 
     pandapower writes its caches (``_options``, ``_pd2ppc_lookups``, ``_is_elements``) into the net it
@@ -192,7 +193,7 @@ def _bus_branch_ppc(net: pp.pandapowerNet) -> tuple[dict, dict]:
     _build_branch_dc_ppc(work, ppc)
     _switch_branches(work, ppc)
     _branches_with_oos_buses(work, ppc)
-    return ppc, work["_pd2ppc_lookups"]
+    return ppc, work
 
 
 def _branch_labels_and_ratings(net, lookup: dict, n: int, rating: str):

@@ -1,0 +1,402 @@
+"""Importers: MATPOWER and pandapower networks normalised to the data contract (docs/architecture.md).
+
+The physics checks are differential: the normalised net must give the same DC (and, where no PQ-bus
+generator is turned into a PV gen, the same AC) solution as pandapower's own ``from_mpc`` conversion.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandapower as pp
+import pandas as pd
+import pytest
+from matpowercaseframes import CaseFrames
+from pandapower.converter.matpower import from_mpc
+
+from gridsim.errors import NetworkError
+from gridsim.networks import build_network
+from gridsim.networks.importers import (
+    UNLIMITED_MVA,
+    UNLIMITED_MW,
+    load_matpower,
+    load_pandapower_case,
+    load_pandapower_json,
+    normalise_net,
+)
+
+PGLIB = Path(__file__).parent / "data" / "pglib"
+CASE2000 = Path(__file__).parents[1] / "bench" / "data" / "pglib_opf_case2000_goc.m"
+CASES = {"case14": "pglib_opf_case14_ieee.m", "case24": "pglib_opf_case24_ieee_rts.m",
+         "case118": "pglib_opf_case118_ieee.m"}
+FUELS = {"nuclear", "coal", "gas", "hydro", "pumped_storage", "solar", "wind", "import", "other"}
+CONTRACT = {
+    "bus": ["name", "substation", "region", "x_km", "y_km"],
+    "line": ["name", "region", "rate_a_mva", "rate_b_mva", "rate_c_mva"],
+    "trafo": ["name", "region", "substation", "rate_a_mva", "rate_b_mva", "rate_c_mva"],
+    "gen": ["name", "plant", "fuel", "kind", "region", "max_p_mw", "min_p_mw"],
+    "load": ["name", "region", "customers", "priority"],
+}
+
+
+def assert_contract(net: pp.pandapowerNet) -> None:
+    """Every contract column is present and filled, names are unique, all generation is in gen."""
+    for table, columns in CONTRACT.items():
+        df = net[table]
+        missing = [c for c in columns if c not in df]
+        assert not missing, f"{table} lacks {missing}"
+        assert not df[columns].isna().any(axis=None), f"{table} has empty contract values"
+        assert df["name"].is_unique, f"{table} names repeat: {df['name'][df['name'].duplicated()].tolist()}"
+        assert all(isinstance(n, str) and n for n in df["name"])
+    assert net.ext_grid.empty and net.sgen.empty
+    assert not net.gen["slack"].any()
+    assert set(net.gen["fuel"]) <= FUELS
+    assert set(net.gen["kind"]) <= {"unit", "interconnector"}
+    assert (net.gen.loc[net.gen["kind"] == "interconnector", "fuel"] == "import").all()
+    assert (net.gen["max_p_mw"] >= net.gen["min_p_mw"]).all()
+    assert net.load["customers"].dtype == np.int64 and (net.load["customers"] >= 0).all()
+    assert set(net.load["priority"]) <= {1, 2, 3}
+    assert np.isfinite(net.bus[["x_km", "y_km"]].to_numpy()).all()
+    regions = net["regions"]
+    assert list(regions.columns) == ["x_km", "y_km", "demand_share", "customers"]
+    assert set(regions.index) == set(net.bus["region"])
+    assert regions["demand_share"].sum() == pytest.approx(1.0 if net.load["p_mw"].sum() > 0 else 0.0)
+    assert regions["customers"].sum() == net.load.loc[net.load["in_service"], "customers"].sum()
+
+
+def mark_slack(net: pp.pandapowerNet) -> pp.pandapowerNet:
+    """gridsim picks slacks itself; for plain pandapower runs use the gen that was the ext_grid."""
+    net.gen.loc[net.gen["converted_from"] == "ext_grid", "slack"] = True
+    return net
+
+
+def flows_at_mp_from(net: pp.pandapowerNet, case: CaseFrames, raw: bool) -> np.ndarray:
+    """P (MW) entering each MATPOWER branch at its MATPOWER from-bus, in branch-table order."""
+    n = len(case.branch)
+    if raw:
+        lookup = net._from_ppc_lookups["branch"]
+        rows, etype, elem = np.arange(n), lookup["element_type"].to_numpy(), lookup["element"].to_numpy(int)
+        mp_bus = pd.Series(net.bus.index + 1, index=net.bus.index)
+    else:
+        parts = [(net.line["mp_branch_row"].to_numpy(int) - 1, "line", net.line.index.to_numpy()),
+                 (net.trafo["mp_branch_row"].to_numpy(int) - 1, "trafo", net.trafo.index.to_numpy())]
+        rows = np.concatenate([p[0] for p in parts])
+        etype = np.concatenate([[p[1]] * len(p[0]) for p in parts])
+        elem = np.concatenate([p[2] for p in parts])
+        mp_bus = net.bus["mp_bus"]
+    ends = {"line": ("from_bus", "p_from_mw", "p_to_mw"), "trafo": ("hv_bus", "p_hv_mw", "p_lv_mw"),
+            "impedance": ("from_bus", "p_from_mw", "p_to_mw")}
+    out = np.full(n, np.nan)
+    f_bus = case.branch["F_BUS"].to_numpy(int)
+    for row, et, e in zip(rows, etype, elem):
+        first, p_first, p_second = ends[et]
+        at_first = mp_bus[net[et].at[e, first]] == f_bus[row]
+        out[row] = net[f"res_{et}"].at[e, p_first if at_first else p_second]
+    return out
+
+
+@pytest.fixture(params=sorted(CASES))
+def case_path(request) -> Path:
+    return PGLIB / CASES[request.param]
+
+
+# ------------------------------------------------------------------------------------------- MATPOWER
+
+def test_matpower_counts_and_totals_match_the_file(case_path):
+    case, net = CaseFrames(str(case_path)), load_matpower(case_path)
+    assert len(net.bus) == len(case.bus)
+    assert len(net.gen) == len(case.gen)
+    assert len(net.line) + len(net.trafo) == len(case.branch)
+    assert net.impedance.empty
+    assert net.load["p_mw"].sum() == pytest.approx(case.bus["PD"].sum())
+    assert net.gen["max_p_mw"].sum() == pytest.approx(case.gen["PMAX"].sum())
+    assert net.gen["min_p_mw"].sum() == pytest.approx(case.gen["PMIN"].sum())
+    assert net.gen["p_mw"].sum() == pytest.approx(case.gen["PG"].sum())
+    assert_contract(net)
+
+
+def test_matpower_row_mappings_are_complete_and_right(case_path):
+    case, net = CaseFrames(str(case_path)), load_matpower(case_path)
+    assert net.bus["mp_bus"].tolist() == case.bus["BUS_I"].astype(int).tolist()
+    assert sorted(net.gen["mp_gen_row"]) == list(range(1, len(case.gen) + 1))
+    rows = pd.concat([net.line["mp_branch_row"], net.trafo["mp_branch_row"]])
+    assert sorted(rows) == list(range(1, len(case.branch) + 1))
+    gen = case.gen.reset_index(drop=True)
+    by_row = net.gen.set_index("mp_gen_row")
+    assert (net.bus.loc[by_row["bus"], "mp_bus"].to_numpy() == gen["GEN_BUS"].to_numpy(int)).all()
+    assert by_row["max_p_mw"].sort_index().to_numpy() == pytest.approx(gen["PMAX"].to_numpy())
+    assert (by_row.sort_index()["name"] == [f"gen {r}" for r in range(1, len(gen) + 1)]).all()
+    br = case.branch.reset_index(drop=True)
+    for table, a, b in (("line", "from_bus", "to_bus"), ("trafo", "hv_bus", "lv_bus")):
+        df = net[table]
+        ends = set(zip(net.bus.loc[df[a], "mp_bus"], net.bus.loc[df[b], "mp_bus"]))
+        ends |= {(y, x) for x, y in ends}
+        expected = br.iloc[df["mp_branch_row"].to_numpy(int) - 1]
+        assert set(zip(expected["F_BUS"].astype(int), expected["T_BUS"].astype(int))) <= ends
+
+
+def test_matpower_branch_names_and_ratings_come_from_the_file(case_path):
+    case, net = CaseFrames(str(case_path)), load_matpower(case_path)
+    br = case.branch.reset_index(drop=True)
+    branches = pd.concat([net.line, net.trafo]).set_index("mp_branch_row").sort_index()
+    seen: dict[frozenset, int] = {}
+    for row, (f, t) in enumerate(zip(br["F_BUS"].astype(int), br["T_BUS"].astype(int)), start=1):
+        k = seen[frozenset((f, t))] = seen.get(frozenset((f, t)), 0) + 1
+        assert branches.at[row, "name"] == (f"{f}-{t}" if k == 1 else f"{f}-{t}#{k}")
+    for col, src in (("rate_a_mva", "RATE_A"), ("rate_b_mva", "RATE_B"), ("rate_c_mva", "RATE_C")):
+        assert branches[col].to_numpy() == pytest.approx(br[src].where(br[src] > 0, UNLIMITED_MVA).to_numpy())
+    assert pd.concat([net.line["name"], net.trafo["name"]]).is_unique
+
+
+def test_parallel_circuits_are_numbered_in_branch_order():
+    rts = load_matpower(PGLIB / CASES["case24"])
+    assert rts.line.set_index("name").loc[["15-21", "15-21#2"], "mp_branch_row"].tolist() == [25, 26]
+    assert (rts.line["rate_b_mva"] != rts.line["rate_a_mva"]).all()  # RTS-24 has distinct rate B
+    ieee = load_matpower(PGLIB / CASES["case118"])
+    assert ieee.line.set_index("name").loc[["42-49", "42-49#2"], "mp_branch_row"].tolist() == [66, 67]
+
+
+def test_matpower_regions_are_areas(case_path):
+    case, net = CaseFrames(str(case_path)), load_matpower(case_path)
+    assert net.bus["region"].tolist() == [f"area {int(a)}" for a in case.bus["BUS_AREA"]]
+    assert (net.bus["name"] == net.bus["mp_bus"].astype(str)).all()
+    assert (net.bus["substation"] == net.bus["name"]).all()
+    assert sorted(net["regions"].index) == sorted({f"area {int(a)}" for a in case.bus["BUS_AREA"]})
+    region_of_bus = net.bus["region"]
+    assert (net.line["region"] == region_of_bus[net.line["from_bus"]].to_numpy()).all()
+    assert (net.gen["region"] == region_of_bus[net.gen["bus"]].to_numpy()).all()
+    assert (net.gen["plant"] == "bus " + net.bus.loc[net.gen["bus"], "name"].to_numpy()).all()
+
+
+def test_dc_flows_match_pandapowers_own_conversion(case_path):
+    case = CaseFrames(str(case_path))
+    raw, net = from_mpc(str(case_path), f_hz=50), mark_slack(load_matpower(case_path))
+    pp.rundcpp(raw)
+    pp.rundcpp(net)
+    np.testing.assert_allclose(flows_at_mp_from(net, case, raw=False), flows_at_mp_from(raw, case, raw=True),
+                               atol=1e-6)
+
+
+def test_ac_solution_matches_pandapowers_own_conversion(case_path):
+    """ext_grid -> slack gen, sgen -> gen at its bus' setpoint, impedance (case118 has 2) -> an exactly
+    equivalent line: the AC solution is unchanged."""
+    raw, net = from_mpc(str(case_path), f_hz=50), mark_slack(load_matpower(case_path))
+    assert len(raw.impedance) == (2 if "118" in case_path.name else 0)
+    pp.runpp(raw)
+    pp.runpp(net)
+    assert net.converged
+    np.testing.assert_allclose(net.res_bus["vm_pu"], raw.res_bus["vm_pu"], atol=1e-6)
+    np.testing.assert_allclose(net.res_bus["va_degree"], raw.res_bus["va_degree"], atol=1e-6)
+
+
+TINY = """function mpc = tiny
+mpc.version = '2';
+mpc.baseMVA = 100;
+%% bus_i type Pd Qd Gs Bs area Vm Va baseKV zone Vmax Vmin
+mpc.bus = [
+	10	3	0	0	0	0	1	1	0	230	1	1.1	0.9;
+	20	1	90	30	0	0	1	1	0	230	1	1.1	0.9;
+	30	1	-15	0	0	0	2	1	0	115	1	1.1	0.9;
+	40	4	0	0	0	0	2	1	0	115	1	1.1	0.9;
+];
+%% bus Pg Qg Qmax Qmin Vg mBase status Pmax Pmin
+mpc.gen = [
+	10	60	0	300	-300	1.02	100	1	250	10;
+	10	20	0	50	-50	1.0	100	1	80	0;
+	20	5	0	10	-10	1.0	100	1	30	0;
+	40	0	0	10	-10	1.0	100	1	40	0;
+];
+%% fbus tbus r x b rateA rateB rateC ratio angle status angmin angmax
+mpc.branch = [
+	10	20	0.01	0.1	0.02	100	110	120	0	0	1	-360	360;
+	10	20	0.01	0.1	0.02	0	0	0	0	0	1	-360	360;
+	20	10	0.02	0.2	0.01	50	50	50	0	0	1	-360	360;
+	20	30	0.02	0.2	0.04	80	80	80	0	0	1	-360	360;
+];
+mpc.genfuel = {
+	'coal';
+	'ng';
+	'wind';
+	'hydrops';
+};
+"""
+
+
+def test_tiny_case_edge_rules(tmp_path):
+    """Three parallel circuits (one drawn the other way), an unlimited rating, an untapped 230/115 kV branch (pandapower makes it an
+    impedance), a negative demand, a gen on a PQ bus and one on an isolated bus, genfuel."""
+    path = tmp_path / "tiny.m"
+    path.write_text(TINY)
+    net = load_matpower(path)
+    assert_contract(net)
+    line = net.line.set_index("name")
+    assert list(line.index) == ["10-20", "10-20#2", "20-10#3", "20-30"]
+    assert line.loc["10-20#2", ["rate_a_mva", "rate_b_mva", "rate_c_mva"]].tolist() == [UNLIMITED_MVA] * 3
+    assert line.loc["10-20", "rate_b_mva"] == 110
+    # the 230/115 kV branch became a line whose from-bus is the 115 kV end and whose max_i_ka is rate A
+    assert net.bus.at[line.at["20-30", "from_bus"], "name"] == "30"
+    assert line.at["20-30", "max_i_ka"] * np.sqrt(3) * 115 == pytest.approx(80)
+    gen = net.gen.set_index("name")
+    assert gen["fuel"].tolist() == ["coal", "gas", "wind", "pumped_storage", "other"]
+    assert gen.loc["gen 1", "converted_from"] == "ext_grid" and gen.loc["gen 1", "kind"] == "unit"
+    assert gen.loc["gen 2", ["converted_from", "vm_pu"]].tolist() == ["sgen", 1.02]  # its bus' setpoint
+    raw = from_mpc(str(path), f_hz=50)
+    pp.runpp(raw)
+    base_vm = raw.res_bus["vm_pu"].to_numpy()  # the AC solution of pandapower's own conversion
+    assert gen.loc["gen 3", "converted_from"] == "sgen"  # on PQ bus 20: regulates to its solved voltage
+    assert gen.loc["gen 3", "vm_pu"] == pytest.approx(base_vm[1]) and base_vm[1] != 1.0
+    assert gen.loc["injection 30", "vm_pu"] == pytest.approx(base_vm[2])
+    assert not gen.loc["gen 4", "in_service"]  # on the isolated bus 40
+    assert gen.loc["injection 30", ["p_mw", "max_p_mw", "min_p_mw"]].tolist() == [15, 15, 15]
+    assert pd.isna(gen.loc["injection 30", "mp_gen_row"])
+    assert net.load["name"].tolist() == ["load 20"]
+    assert net["regions"].loc["area 1", "demand_share"] == 1.0
+    assert net["regions"].loc["area 1", "customers"] == 400 * 90
+    # hand-solvable DC flow: bus 20 takes 90 MW, gets 5 MW from its own gen and 15 MW from bus 30
+    mark_slack(net)
+    pp.rundcpp(net)
+    p_from = net.res_line.set_index(net.line["name"])["p_from_mw"]
+    into_20 = p_from["10-20"] + p_from["10-20#2"] - p_from["20-10#3"]
+    assert into_20 == pytest.approx(90 - 5 - 15)
+    assert net.res_line.loc[net.line["name"] == "20-30", "p_from_mw"].item() == pytest.approx(15)
+    # AC is what pandapower's own conversion gives (it keeps the 230/115 kV branch as an impedance)
+    assert len(raw.impedance) == 1
+    pp.runpp(net)
+    np.testing.assert_allclose(net.res_bus["vm_pu"].iloc[:3], base_vm[:3], atol=1e-8)
+    np.testing.assert_allclose(net.res_bus["va_degree"].iloc[:3], raw.res_bus["va_degree"].iloc[:3], atol=1e-8)
+
+
+def test_unreadable_matpower_file_is_a_network_error(tmp_path):
+    bad = tmp_path / "bad.m"
+    bad.write_text("function mpc = bad\nmpc.bus = [1 2;\n")
+    with pytest.raises(NetworkError, match="cannot read MATPOWER case"):
+        load_matpower(bad)
+
+
+def test_build_network_reads_matpower_and_scales_load():
+    pytest.importorskip("gridsim.networks.synthetic")  # build_network needs the built-in registry
+    net = build_network(CASES["case14"], base_dir=PGLIB, load_level=1.5)
+    assert net.load["p_mw"].sum() == pytest.approx(1.5 * 259.0)
+    assert net.load["customers"].sum() == load_matpower(PGLIB / CASES["case14"]).load["customers"].sum()
+
+
+# ------------------------------------------------------------------------------------------ pandapower
+
+def test_pandapower_case118_normalised_and_physics_kept():
+    import pandapower.networks as pn
+
+    net, raw = load_pandapower_case("case118"), pn.case118()
+    assert_contract(net)
+    assert len(net.gen) == len(raw.gen) + len(raw.ext_grid) + len(raw.sgen)
+    assert net.bus["name"].tolist() == [str(n) for n in raw.bus["name"]]
+    assert set(net.bus["region"]) == {"area 1"}
+    assert net.line["name"].tolist() == [str(i) for i in net.line.index]  # unnamed -> index as text
+    assert (net.gen["kind"] == "unit").all()  # its ext_grid has power limits: a unit, not an interconnector
+    assert "mp_bus" not in net.bus and "mp_gen_row" not in net.gen
+    pp.rundcpp(raw)
+    pp.rundcpp(mark_slack(net))
+    np.testing.assert_allclose(net.res_line["p_from_mw"], raw.res_line["p_from_mw"], atol=1e-6)
+    np.testing.assert_allclose(net.res_trafo["p_hv_mw"], raw.res_trafo["p_hv_mw"], atol=1e-6)
+
+
+def small_net() -> pp.pandapowerNet:
+    net = pp.create_empty_network(name="small")
+    b = [pp.create_bus(net, 110, name="HV", zone="North"), pp.create_bus(net, 20, name="MV 1"),
+         pp.create_bus(net, 20, name="MV 2", zone=3), pp.create_bus(net, 20)]
+    pp.create_ext_grid(net, b[0], vm_pu=1.01, name="Grid")
+    pp.create_transformer(net, b[0], b[1], "25 MVA 110/20 kV")
+    pp.create_line(net, b[1], b[2], 2.0, "NA2XS2Y 1x185 RM/25 12/20 kV")
+    pp.create_line(net, b[2], b[3], 1.5, "NA2XS2Y 1x185 RM/25 12/20 kV", name="feeder")
+    pp.create_load(net, b[2], p_mw=4.0, q_mvar=1.0, name="town", scaling=0.5)
+    pp.create_load(net, b[3], p_mw=1.0, q_mvar=0.2, name="town")
+    pp.create_sgen(net, b[3], p_mw=0.8, sn_mva=1.0, type="PV")
+    pp.create_poly_cost(net, 0, "sgen", cp1_eur_per_mw=7.0)
+    return net
+
+
+def test_pandapower_json_round_trip(tmp_path):
+    path = tmp_path / "small.json"
+    pp.to_json(small_net(), str(path))
+    net = load_pandapower_json(path)
+    assert_contract(net)
+    assert net.bus["name"].tolist() == ["HV", "MV 1", "MV 2", "3"]
+    assert net.bus["region"].tolist() == ["North", "all", "area 3", "all"]
+    assert net.load["name"].tolist() == ["0", "1"]  # "town" twice: not unique, so by index
+    assert net.load["p_mw"].tolist() == [2.0, 1.0]  # scaling folded in
+    assert net.load["customers"].tolist() == [800, 400]
+    assert net.line["name"].tolist() == ["0", "feeder"]
+    grid, pv = net.gen.set_index("name").loc["Grid"], net.gen.set_index("name").loc["sgen 0"]
+    assert (grid["kind"], grid["fuel"], grid["plant"]) == ("interconnector", "import", "Grid")
+    assert (grid["max_p_mw"], grid["min_p_mw"], grid["vm_pu"]) == (UNLIMITED_MW, -UNLIMITED_MW, 1.01)
+    assert (pv["kind"], pv["fuel"], pv["plant"], pv["max_p_mw"]) == ("unit", "solar", "bus 3", 1.0)
+    assert net.poly_cost[["et", "element"]].values.tolist() == [["gen", net.gen.index[net.gen["name"] == "sgen 0"][0]]]
+    assert net.trafo.at[0, "rate_a_mva"] == 25.0 and net.trafo.at[0, "substation"] == "HV"
+    line0 = net.line.loc[0]
+    assert line0["rate_a_mva"] == pytest.approx(line0["max_i_ka"] * np.sqrt(3) * 20)
+    assert net.bus[["x_km", "y_km"]].to_numpy().max() == pytest.approx(1000.0)
+    pp.runpp(mark_slack(net))
+    assert net.converged
+
+
+def test_normalise_is_idempotent_and_survives_json(tmp_path):
+    net = load_matpower(PGLIB / CASES["case24"])
+    path = tmp_path / "rts.json"
+    pp.to_json(net, str(path))
+    again = load_pandapower_json(path)
+    for table in CONTRACT:
+        pd.testing.assert_frame_equal(again[table][CONTRACT[table]], net[table][CONTRACT[table]],
+                                      check_dtype=False)
+    assert again.gen["mp_gen_row"].tolist() == net.gen["mp_gen_row"].tolist()
+    twice = normalise_net(pp.from_json(str(path)), "again")
+    pd.testing.assert_frame_equal(twice.bus[["x_km", "y_km"]], net.bus[["x_km", "y_km"]])
+
+
+def test_geographic_coordinates_are_projected_to_km():
+    net = load_pandapower_case("mv_oberrhein")
+    assert_contract(net)
+    span = net.bus[["x_km", "y_km"]].max() - net.bus[["x_km", "y_km"]].min()
+    assert 5 < span.max() < 100  # a real MV grid, tens of km across, not the 1000 km layout box
+    assert (net.gen["kind"] == "interconnector").sum() == 2
+    assert (net.gen["fuel"] == "solar").sum() == 153
+
+
+def test_layout_is_deterministic_and_in_the_box():
+    a = load_matpower(PGLIB / CASES["case118"])
+    b = load_matpower(PGLIB / CASES["case118"])
+    np.testing.assert_array_equal(a.bus[["x_km", "y_km"]], b.bus[["x_km", "y_km"]])
+    xy = a.bus[["x_km", "y_km"]].to_numpy()
+    assert xy.min() >= 0 and xy.max() == pytest.approx(1000.0)
+    assert len(np.unique(xy.round(3), axis=0)) > 0.9 * len(xy)  # buses are spread out, not stacked
+
+
+def test_unknown_pandapower_case_suggests_a_name():
+    with pytest.raises(NetworkError, match="unknown pandapower case 'case_118'; did you mean 'case118'"):
+        load_pandapower_case("case_118")
+    with pytest.raises(NetworkError, match="unknown pandapower case"):
+        load_pandapower_case("create_bus")  # a pandapower.networks import, not a case
+
+
+def test_unreadable_json_is_a_network_error(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(NetworkError, match="cannot read pandapower JSON"):
+        load_pandapower_json(bad)
+
+
+@pytest.mark.slow
+def test_case2000_import_time_and_dc_physics(capsys):
+    start = time.perf_counter()
+    net = load_matpower(CASE2000)
+    seconds = time.perf_counter() - start
+    with capsys.disabled():
+        print(f"\ncase2000 import: {seconds:.2f} s ({len(net.bus)} buses, {len(net.line) + len(net.trafo)} branches)")
+    assert_contract(net)
+    case = CaseFrames(str(CASE2000))
+    assert len(net.gen) == len(case.gen) and len(net.line) + len(net.trafo) == len(case.branch)
+    raw = from_mpc(str(CASE2000), f_hz=50)
+    pp.rundcpp(raw)
+    pp.rundcpp(mark_slack(net))
+    np.testing.assert_allclose(flows_at_mp_from(net, case, raw=False), flows_at_mp_from(raw, case, raw=True),
+                               atol=1e-6)
