@@ -156,6 +156,10 @@ def test_parallel_circuits_are_numbered_in_branch_order():
     assert (rts.line["rate_b_mva"] != rts.line["rate_a_mva"]).all()  # RTS-24 has distinct rate B
     ieee = load_matpower(PGLIB / CASES["case118"])
     assert ieee.line.set_index("name").loc[["42-49", "42-49#2"], "mp_branch_row"].tolist() == [66, 67]
+    # scenario names resolve to the same circuit, whichever way round they are written
+    from gridsim.networks.naming import resolve_name
+
+    assert resolve_name(ieee, "line", "49-42#2").asset == "42-49#2"
 
 
 def test_matpower_regions_are_areas(case_path):
@@ -164,9 +168,12 @@ def test_matpower_regions_are_areas(case_path):
     assert (net.bus["name"] == net.bus["mp_bus"].astype(str)).all()
     assert (net.bus["substation"] == net.bus["name"]).all()
     assert sorted(net["regions"].index) == sorted({f"area {int(a)}" for a in case.bus["BUS_AREA"]})
-    region_of_bus = net.bus["region"]
-    assert (net.line["region"] == region_of_bus[net.line["from_bus"]].to_numpy()).all()
-    assert (net.gen["region"] == region_of_bus[net.gen["bus"]].to_numpy()).all()
+    area = dict(zip(case.bus["BUS_I"].astype(int), net.bus["region"]))
+    from_bus = case.branch["F_BUS"].to_numpy(int)
+    for table in ("line", "trafo"):
+        df = net[table]
+        assert df["region"].tolist() == [area[from_bus[r - 1]] for r in df["mp_branch_row"]]
+    assert (net.gen["region"] == net.bus.loc[net.gen["bus"], "region"].to_numpy()).all()
     assert (net.gen["plant"] == "bus " + net.bus.loc[net.gen["bus"], "name"].to_numpy()).all()
 
 

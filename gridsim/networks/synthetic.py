@@ -136,7 +136,7 @@ def _plan() -> _Plan:
     subs = _place_substations(spec, regions, rng, names)
     feeders = _place_feeders(subs, rng, names)
     bus = _buses(subs, feeders)
-    loads = _loads(spec, regions, subs, feeders, bus)
+    loads = _loads(regions, subs, feeders, bus)
     gens = _gens(spec, subs, bus)
     branches = pd.concat([_lines_750(spec, subs, bus), _mesh_330(subs, bus),
                           _trafos(subs, bus), _rings_110(feeders, bus)], ignore_index=True)
@@ -166,32 +166,28 @@ def _nearest_region(regions: pd.DataFrame, x: float, y: float) -> str:
 
 
 def _place_substations(spec: dict, regions: pd.DataFrame, rng: np.random.Generator, names) -> pd.DataFrame:
-    """Plants, border points and regional capitals at fixed sites; further load substations drawn per region.
+    """Plants, border points and regional capitals at fixed sites; further load substations drawn around each
+    regional capital (inside the region, 45 km apart). Demand of a region is shared among its load substations.
 
-    Columns: name, region, x_km, y_km, role (plant/border/load), kv (highest voltage), load_mw.
+    Columns: name, x_km, y_km, role (plant/border/load), kv (highest voltage), region, load_mw.
     """
-    rows = []
-    for p in spec["plants"]:
-        if p["kv"] >= 330:
-            rows.append((p["name"], p["x_km"], p["y_km"], "plant", float(p["kv"]), 0.0))
-    for ic in spec["interconnectors"]:
-        rows.append((ic["name"], ic["x_km"], ic["y_km"], "border", float(ic["kv"]), 0.0))
     hubs = set(spec["hubs_750kv"])
-    for _, r in regions.iterrows():
-        rows.append((r["capital"], r["x_km"], r["y_km"], "load", 750.0 if r["capital"] in hubs else 330.0, 2.0))
-    pts = [(r[1], r[2]) for r in rows]
-    for region, r in regions.iterrows():
+    rows = [(p["name"], p["x_km"], p["y_km"], "plant", float(p["kv"]), 0.0) for p in spec["plants"] if p["kv"] >= 330]
+    rows += [(ic["name"], ic["x_km"], ic["y_km"], "border", float(ic["kv"]), 0.0) for ic in spec["interconnectors"]]
+    rows += [(r["capital"], r["x_km"], r["y_km"], "load", 750.0 if r["capital"] in hubs else 330.0, 2.0)
+             for r in spec["regions"]]
+    pts = np.array([(r[1], r[2]) for r in rows], dtype=float)
+    for r in spec["regions"]:
         for _ in range(max(2, round(SUBSTATIONS_PER_SHARE * r["demand_share"])) - 1):
             for _try in range(5000):
                 x, y = rng.normal((r["x_km"], r["y_km"]), 80.0)
-                if not (30 <= x <= 1270 and 30 <= y <= 770) or _nearest_region(regions, x, y) != region:
-                    continue
-                if min(np.hypot(x - px, y - py) for px, py in pts) >= 45.0:
+                if (30 <= x <= 1270 and 30 <= y <= 770 and _nearest_region(regions, x, y) == r["name"]
+                        and np.hypot(pts[:, 0] - x, pts[:, 1] - y).min() >= 45.0):
                     break
-            pts.append((x, y))
+            pts = np.vstack([pts, (x, y)])
             rows.append((next(names), round(x, 1), round(y, 1), "load", 330.0, rng.uniform(0.6, 1.4)))
     subs = pd.DataFrame(rows, columns=["name", "x_km", "y_km", "role", "kv", "weight"])
-    subs["region"] = [_nearest_region(regions, x, y) for x, y in zip(subs["x_km"], subs["y_km"])]
+    subs["region"] = [_nearest_region(regions, x, y) for x, y in pts]
     demand = regions["demand_share"] * spec["peak_demand_mw"]
     share = subs["weight"] / subs.groupby("region")["weight"].transform("sum")
     subs["load_mw"] = np.where(subs["role"] == "load", share * subs["region"].map(demand), 0.0)
@@ -200,11 +196,11 @@ def _place_substations(spec: dict, regions: pd.DataFrame, rng: np.random.Generat
 
 def _place_feeders(subs: pd.DataFrame, rng: np.random.Generator, names) -> pd.DataFrame:
     """110 kV towns around each load substation. The substation keeps what its 110 kV ring cannot carry (at
-    least 45 % of its demand); the rest goes to 2-7 towns: most on one ring hub - t1 - ... - tk - hub 18-40 km
+    least 45 % of its demand); the rest goes to 2-7 towns: most on one ring hub - t1 - ... - tk - hub 15-30 km
     out (each fed from two sides), every third one on a radial spur further out (``feed`` = its host town)."""
     rows = []
-    for _, s in subs[subs["role"] == "load"].iterrows():
-        outer = min(0.55 * s["load_mw"], RING_MW)
+    for s in subs[subs["role"] == "load"].itertuples():
+        outer = min(0.55 * s.load_mw, RING_MW)
         k = int(np.clip(round(outer / 25.0), 2, 7))
         n_ring = k - k // 3
         w = rng.uniform(0.7, 1.3, k) * np.where(np.arange(k) < n_ring, 1.0, 0.6)
@@ -213,24 +209,22 @@ def _place_feeders(subs: pd.DataFrame, rng: np.random.Generator, names) -> pd.Da
         hosts = rng.permutation(n_ring)[: k - n_ring]
         angle = np.concatenate([angle, angle[hosts] + rng.uniform(-0.4, 0.4, len(hosts))])
         radius = np.concatenate([radius, radius[hosts] + rng.uniform(15.0, 25.0, len(hosts))])
+        x = np.round(np.clip(s.x_km + radius * np.cos(angle), 5, 1295), 1)
+        y = np.round(np.clip(s.y_km + radius * np.sin(angle), 5, 795), 1)
         town = [next(names) for _ in range(k)]
-        for i in range(k):
-            x = float(np.clip(s["x_km"] + radius[i] * np.cos(angle[i]), 5, 1295))
-            y = float(np.clip(s["y_km"] + radius[i] * np.sin(angle[i]), 5, 795))
-            feed = "ring" if i < n_ring else town[hosts[i - n_ring]]
-            rows.append((town[i], s["name"], s["region"], round(x, 1), round(y, 1), feed, outer * w[i] / w.sum()))
+        feed = ["ring"] * n_ring + [town[h] for h in hosts]
+        rows += zip(town, [s.name] * k, [s.region] * k, x, y, feed, outer * w / w.sum())
     return pd.DataFrame(rows, columns=["name", "parent", "region", "x_km", "y_km", "feed", "load_mw"])
 
 
 def _buses(subs: pd.DataFrame, feeders: pd.DataFrame) -> pd.DataFrame:
+    """Busbars: 750 + 330 kV at 750 kV substations, 330 kV elsewhere, 110 kV at load substations and towns."""
     rows = []
-    for _, s in subs.iterrows():
-        levels = [750.0, 330.0] if s["kv"] == 750.0 else [330.0]
-        if s["role"] == "load":
-            levels.append(110.0)
-        rows += [(f"{s['name']} {kv:.0f} kV", kv, s["name"], s["region"], s["x_km"], s["y_km"]) for kv in levels]
-    rows += [(f"{f['name']} 110 kV", 110.0, f["name"], f["region"], f["x_km"], f["y_km"])
-             for _, f in feeders.iterrows()]
+    for s in subs.itertuples():
+        levels = [750.0, 330.0] if s.kv == 750.0 else [330.0]
+        levels += [110.0] if s.role == "load" else []
+        rows += [(f"{s.name} {kv:.0f} kV", kv, s.name, s.region, s.x_km, s.y_km) for kv in levels]
+    rows += [(f"{f.name} 110 kV", 110.0, f.name, f.region, f.x_km, f.y_km) for f in feeders.itertuples()]
     return pd.DataFrame(rows, columns=["name", "vn_kv", "substation", "region", "x_km", "y_km"])
 
 
@@ -246,30 +240,27 @@ def _largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
     return out
 
 
-def _loads(spec: dict, regions: pd.DataFrame, subs: pd.DataFrame, feeders: pd.DataFrame,
-           bus: pd.DataFrame) -> pd.DataFrame:
+def _loads(regions: pd.DataFrame, subs: pd.DataFrame, feeders: pd.DataFrame, bus: pd.DataFrame) -> pd.DataFrame:
     """Three loads (critical, normal, interruptible) per 110 kV bus; regional customers spread by demand."""
     at = _bus_index(bus)
     hub = subs[subs["role"] == "load"]
     outer = feeders.groupby("parent")["load_mw"].sum().reindex(hub["name"], fill_value=0.0).to_numpy()
-    per_bus = pd.DataFrame({
-        "bus": [at[(s, 110.0)] for s in hub["name"]] + [at[(f, 110.0)] for f in feeders["name"]],
-        "p_mw": np.concatenate([hub["load_mw"].to_numpy() - outer, feeders["load_mw"].to_numpy()]),
-    })
-    per_bus["region"] = bus.loc[per_bus["bus"], "region"].to_numpy()
-    per_bus["customers"] = 0
-    for region, grp in per_bus.groupby("region"):
-        per_bus.loc[grp.index, "customers"] = _largest_remainder(int(regions.at[region, "customers"]),
-                                                                 grp["p_mw"].to_numpy())
-    tan_phi = np.tan(np.arccos(LOAD_POWER_FACTOR))
-    rows = []
-    for _, b in per_bus.iterrows():
-        cust = _largest_remainder(int(b["customers"]), np.array([c[3] for c in LOAD_CLASSES]))
-        for (prio, label, p_share, _), n in zip(LOAD_CLASSES, cust):
-            p = round(b["p_mw"] * p_share, 3)
-            rows.append((f"{bus.at[b['bus'], 'substation']} {label}", int(b["bus"]), b["region"], int(n), prio,
-                         p, round(p * tan_phi, 3)))
-    return pd.DataFrame(rows, columns=["name", "bus", "region", "customers", "priority", "p_mw", "q_mvar"])
+    b = np.array([at[(s, 110.0)] for s in hub["name"]] + [at[(f, 110.0)] for f in feeders["name"]])
+    p = np.concatenate([hub["load_mw"].to_numpy() - outer, feeders["load_mw"].to_numpy()])
+    region = bus["region"].to_numpy()[b]
+    customers = np.zeros(len(b), int)
+    for r in np.unique(region):
+        customers[region == r] = _largest_remainder(int(regions.at[r, "customers"]), p[region == r])
+    classes = len(LOAD_CLASSES)
+    prio, label, p_share, c_share = (np.array(v) for v in zip(*LOAD_CLASSES))
+    split = np.vstack([_largest_remainder(int(c), c_share) for c in customers])    # one row per bus
+    p_mw = np.round(np.outer(p, p_share), 3).ravel()
+    return pd.DataFrame({
+        "name": np.char.add(np.repeat(bus["substation"].to_numpy()[b].astype(str), classes), np.tile(
+            np.char.add(" ", label.astype(str)), len(b))),
+        "bus": np.repeat(b, classes), "region": np.repeat(region, classes), "customers": split.ravel(),
+        "priority": np.tile(prio, len(b)), "p_mw": p_mw,
+        "q_mvar": np.round(p_mw * np.tan(np.arccos(LOAD_POWER_FACTOR)), 3)})
 
 
 def _gens(spec: dict, subs: pd.DataFrame, bus: pd.DataFrame) -> pd.DataFrame:
@@ -404,20 +395,18 @@ def _first_bridge(m: int, edges: set[tuple[int, int]]) -> tuple[int, int] | None
 
 
 def _trafos(subs: pd.DataFrame, bus: pd.DataFrame) -> pd.DataFrame:
-    """Two 750/330 kV banks per 750 kV substation; 330/110 kV units sized so one can be lost at peak."""
+    """Two 750/330 kV banks per 750 kV substation; 330/110 kV units sized so one can be lost at peak
+    (more than 400 MVA: as many 400 MVA units as needed plus one)."""
     at = _bus_index(bus)
-    rows = []
-    for _, s in subs.iterrows():
-        if s["kv"] == 750.0:
-            rows.append(("trafo", 750.0, at[(s["name"], 750.0)], at[(s["name"], 330.0)], s["name"], s["name"],
-                         np.nan, AT_750_MVA, 2, True, N1_MARGIN))
-        if s["role"] == "load":
-            mva = s["load_mw"] / 0.95
-            largest = TRAFO_SIZES_MVA[-1]
-            n = 2 if mva <= largest else int(np.ceil(mva / largest)) + 1
-            sn = next((sz for sz in TRAFO_SIZES_MVA if sz >= mva), largest)
-            rows.append(("trafo", 330.0, at[(s["name"], 330.0)], at[(s["name"], 110.0)], s["name"], s["name"],
-                         np.nan, sn, n, False, 0.75))
+    rows = [("trafo", 750.0, at[(s, 750.0)], at[(s, 330.0)], s, s, np.nan, AT_750_MVA, 2, True, N1_MARGIN)
+            for s in subs.loc[subs["kv"] == 750.0, "name"]]
+    largest = TRAFO_SIZES_MVA[-1]
+    for s in subs[subs["role"] == "load"].itertuples():
+        mva = s.load_mw / 0.95
+        n = 2 if mva <= largest else int(np.ceil(mva / largest)) + 1
+        sn = next((size for size in TRAFO_SIZES_MVA if size >= mva), largest)
+        rows.append(("trafo", 330.0, at[(s.name, 330.0)], at[(s.name, 110.0)], s.name, s.name, np.nan, sn, n,
+                     False, 0.75))
     return pd.DataFrame(rows, columns=_BRANCH_COLUMNS)
 
 
@@ -535,7 +524,7 @@ def _reactors(line: pd.DataFrame, bus: pd.DataFrame) -> pd.DataFrame:
 
 
 def _capacitors(subs: pd.DataFrame, bus: pd.DataFrame) -> pd.DataFrame:
-    """Switched capacitor banks on each 110 kV hub busbar supplying 60 % of its area's reactive demand;
+    """Switched capacitor banks on each 110 kV hub busbar supplying half of its area's reactive demand;
     operators switch them with demand, so they scale with ``load_level``."""
     at = _bus_index(bus)
     hub = subs[subs["role"] == "load"]

@@ -30,8 +30,10 @@ from gridsim.topology import Islands
 PRIORITY_WEIGHTS = {1: 100.0, 2: 10.0, 3: 1.0}
 #: AC check: voltage band (p.u.) an energised island must respect after the optimal response
 VM_MIN_PU, VM_MAX_PU = 0.90, 1.10
-#: AC check: further shedding per step (fraction of the island's served demand), and the number of rounds
+#: AC check: further shedding per round (a fraction of the island's served demand where the AC flow did not
+#: converge; of the served demand at undervoltage buses where it did), and the number of rounds
 AC_STEP_FRACTION = 0.05
+UV_STEP_FRACTION = 0.20
 AC_ROUNDS = 8
 
 
@@ -94,10 +96,11 @@ def respond_optimal(net, islands, bal, scenario, solve) -> Outcome:
             if isl_id not in {i.id for i in over}:
                 over.append(isl)
         for isl in trouble:
-            bal, network = _shed_step(net, isl, bal, network, scenario.shedding)
             vm = flow.vm_pu.loc[isl.buses]
-            notes.append(f"island {isl.id}: AC check failed (status {flow.status[isl.id]}, voltages "
-                         f"{vm.min():.3f}-{vm.max():.3f} p.u.); shed {AC_STEP_FRACTION:.0%} more of its demand")
+            notes.append(f"island {isl.id}: AC check failed (status {flow.status[isl.id]}, lowest voltage "
+                         f"{vm.min():.3f} p.u. at {int((vm < VM_MIN_PU).sum())} buses); shed more "
+                         f"{'at the low-voltage buses' if flow.status[isl.id] == 'converged' else 'island-wide'}")
+            bal, network = _shed_step(net, isl, bal, network, scenario.shedding, flow)
     else:
         notes.append(f"AC check still unsatisfied after {AC_ROUNDS} rounds")
     return Outcome(net, islands, bal, flow, ratings, {"network": network}, notes=notes)
@@ -114,10 +117,12 @@ def _islands_overloaded(net, islands: Islands, ratings: Ratings, flow: Flow) -> 
 
 
 def _ac_trouble(islands: Islands, flow: Flow) -> list:
+    """Energised islands whose AC check failed: not converged, or a bus below VM_MIN_PU (undervoltage is
+    what shedding relieves; overvoltage is left to reactive control and only reported)."""
     bad = []
     for isl in islands.energised:
         vm = flow.vm_pu.loc[isl.buses]
-        if flow.status[isl.id] != "converged" or (vm < VM_MIN_PU).any() or (vm > VM_MAX_PU).any():
+        if flow.status[isl.id] != "converged" or (vm < VM_MIN_PU).any():
             bad.append(isl)
     return bad
 
@@ -156,17 +161,28 @@ def _lp_island(net, isl, bal: Balance, network: pd.Series, model, shedding: str,
     return dataclasses.replace(bal, served_mw=served, deficit_mw=deficit, gen_p_mw=gen_p), network
 
 
-def _shed_step(net, isl, bal: Balance, network: pd.Series, shedding: str):
-    """Shed a further AC_STEP_FRACTION of the island's served demand (cause network)."""
-    served_now = bal.served_mw.loc[isl.loads]
-    prio = net.load.loc[isl.loads, "priority"].fillna(2).astype(int).to_numpy() \
-        if "priority" in net.load.columns else np.full(len(isl.loads), 2)
-    target = float(served_now.sum()) * (1.0 - AC_STEP_FRACTION)
-    new = shed_to(served_now.to_numpy(), prio, target, "priority" if shedding == "priority" else "proportional")
+def _shed_step(net, isl, bal: Balance, network: pd.Series, shedding: str, flow: Flow):
+    """Shed further demand (cause network) where the AC check failed: where the flow converged, only the
+    loads at buses below VM_MIN_PU lose UV_STEP_FRACTION of what they are served (undervoltage load
+    shedding is local); where it did not converge, every load of the island loses AC_STEP_FRACTION."""
+    loads = isl.loads
+    served_now = bal.served_mw.loc[loads]
+    if flow.status[isl.id] == "converged":
+        vm = flow.vm_pu.reindex(net.load.loc[loads, "bus"]).to_numpy()
+        low = vm < VM_MIN_PU
+        new = served_now.to_numpy() * np.where(low, 1.0 - UV_STEP_FRACTION, 1.0)
+    else:
+        prio = net.load.loc[loads, "priority"].fillna(2).astype(int).to_numpy() \
+            if "priority" in net.load.columns else np.full(len(loads), 2)
+        target = float(served_now.sum()) * (1.0 - AC_STEP_FRACTION)
+        method = "priority" if shedding == "priority" else "proportional"
+        new = shed_to(served_now.to_numpy(), prio, target, method)
     served = bal.served_mw.copy()
-    served.loc[isl.loads] = new
+    served.loc[loads] = new
     network = network.copy()
-    network.loc[isl.loads] += served_now.to_numpy() - new
+    network.loc[loads] += served_now.to_numpy() - new
     gen_p = bal.gen_p_mw.copy()
-    gen_p.loc[isl.gens] *= (1.0 - AC_STEP_FRACTION)
+    total_before = float(served_now.sum())
+    if total_before > 0:
+        gen_p.loc[isl.gens] *= float(new.sum()) / total_before
     return dataclasses.replace(bal, served_mw=served, gen_p_mw=gen_p), network
