@@ -7,27 +7,14 @@ where, for how long, and why.
 """
 
 from gridsim.errors import GridsimError, NetworkError, ScenarioError, SolverError
+from gridsim.metrics import check_invariants
 from gridsim.networks import build_network
+from gridsim.report import write_report
 from gridsim.results import Result
+from gridsim.scenario import Scenario, load_scenario, loads_scenario
+from gridsim.simulate import simulate  # the function shadows the module of the same name on purpose
 
 __version__ = "0.1.0"
 
-__all__ = ["GridsimError", "NetworkError", "Result", "ScenarioError", "SolverError", "build_network",
-           "load_scenario", "simulate", "write_report", "check_invariants"]
-
-
-def __getattr__(name: str):
-    # heavy modules are imported on first use, so `gridsim --help` stays fast
-    if name == "load_scenario":
-        from gridsim.scenario import load_scenario
-        return load_scenario
-    if name == "simulate":
-        from gridsim.simulate import simulate
-        return simulate
-    if name == "write_report":
-        from gridsim.report import write_report
-        return write_report
-    if name == "check_invariants":
-        from gridsim.metrics import check_invariants
-        return check_invariants
-    raise AttributeError(f"module 'gridsim' has no attribute {name!r}")
+__all__ = ["GridsimError", "NetworkError", "Result", "Scenario", "ScenarioError", "SolverError",
+           "build_network", "check_invariants", "load_scenario", "loads_scenario", "simulate", "write_report"]

@@ -100,3 +100,24 @@ def two_areas() -> pp.pandapowerNet:
     _load(net, e2, "LE", 150.0, priority=1)
     _load(net, v, "LV", 30.0)
     return _finish(net, {"West": (0, 50), "East": (220, 80)})
+
+
+def triangle_limited(limit_ac_mw: float = 60.0, limit_bc_mw: float = 1000.0) -> pp.pandapowerNet:
+    """Triangle A-B-C at 110 kV with equal line impedances. Gen G (200 MW) at A, load L (150 MW) at C.
+
+    DC flows split 2/3 on the direct line A-C and 1/3 on A-B-C. With A-C rated ``limit_ac_mw`` (60 MW),
+    the most C can receive is 1.5 x 60 = 90 MW: the optimal response sheds 60 MW (cause network).
+    Cascade (trip at 120 %): A-C carries 100 MW (167 %) and trips; then all 150 MW flow over A-B-C; with
+    B-C rated 120 MW (125 %) it trips too and C is isolated: 150 MW lost to the cascade.
+    """
+    net = pp.create_empty_network(name="triangle")
+    a = _bus(net, "A", "North", 0, 0)
+    b = _bus(net, "B", "North", 100, 0)
+    c = _bus(net, "C", "South", 50, 80)
+    kv3 = 3 ** 0.5 * 110.0
+    _line(net, a, b, "A-B", max_i_ka=1000.0 / kv3)
+    _line(net, b, c, "B-C", max_i_ka=limit_bc_mw / kv3)
+    _line(net, a, c, "A-C", max_i_ka=limit_ac_mw / kv3)
+    _gen(net, a, "G", "Plant A", 200.0)
+    _load(net, c, "L", 150.0)
+    return _finish(net, {"North": (50, 0), "South": (50, 80)})

@@ -232,8 +232,9 @@ mpc.genfuel = {
 
 
 def test_tiny_case_edge_rules(tmp_path):
-    """Three parallel circuits (one drawn the other way), an unlimited rating, an untapped 230/115 kV branch (pandapower makes it an
-    impedance), a negative demand, a gen on a PQ bus and one on an isolated bus, genfuel."""
+    """Three parallel circuits (one drawn the other way), an unlimited rating, an untapped 230/115 kV
+    branch (pandapower makes it an impedance), a negative demand, a gen on a PQ bus and one on an isolated
+    bus, genfuel."""
     path = tmp_path / "tiny.m"
     path.write_text(TINY)
     net = load_matpower(path)
@@ -367,6 +368,19 @@ def test_geographic_coordinates_are_projected_to_km():
     assert 5 < span.max() < 100  # a real MV grid, tens of km across, not the 1000 km layout box
     assert (net.gen["kind"] == "interconnector").sum() == 2
     assert (net.gen["fuel"] == "solar").sum() == 153
+
+
+def test_partial_geodata_fills_the_gaps_from_neighbours():
+    net = pp.create_empty_network()
+    geo = [(0.0, 0.0), (1.0, 0.0), None, (3.0, 0.0)]  # not lon/lat-like: scaled into the 1000 km box
+    buses = [pp.create_bus(net, 20, geodata=g) for g in geo]
+    for a, b in zip(buses, buses[1:]):
+        pp.create_line(net, a, b, 1.0, "NA2XS2Y 1x185 RM/25 12/20 kV")
+    pp.create_ext_grid(net, buses[0])
+    pp.create_load(net, buses[3], p_mw=1.0)
+    normalise_net(net, "test")
+    assert net.bus["x_km"].tolist() == pytest.approx([0, 1000 / 3, 2000 / 3, 1000])
+    assert net.bus["y_km"].tolist() == pytest.approx([0, 0, 0, 0])
 
 
 def test_layout_is_deterministic_and_in_the_box():
