@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     print(f"reference: pandapower.runpp on the undamaged dnipro-like grid: {ref * 1000:.0f} ms\n")
 
     scenarios = sorted((ROOT / "scenarios").glob("*.yaml"))
-    stages = ["network", "outages", "islands", "balance", "response", "solve", "assemble"]
+    stages = ["network", "outages", "islands", "balance", "solve", "assemble"]
     print(f"{'scenario':34s}" + "".join(f"{s:>10s}" for s in stages) + f"{'total':>10s}{'x runpp':>9s}"
           + ("   report" if args.report else ""))
     for path in scenarios:

@@ -1,18 +1,24 @@
 """The built-in synthetic national grid ``dnipro-like``: fictional, deterministic, built by code.
 
-The geography (regions, plants, the 750 kV backbone) is data in ``gridsim/data/dnipro_like.json``; everything
-else is drawn from a fixed-seed numpy Generator and planned the way a transmission planner would:
+The geography (regions, plants, interconnectors, the 750 kV backbone) is data in
+``gridsim/data/dnipro_like.json``; the rest is drawn from a fixed-seed numpy Generator and planned the way a
+transmission planner would:
 
-1. 330 kV substations scattered over each region (regional capital at the centre), plants and border
-   substations at their sites; each load substation feeds a 110 kV ring of towns around it.
-2. The 330 kV mesh: a minimum spanning tree of the Delaunay triangulation, made bridge-free (every
-   substation fed twice) and densified where the existing network makes the longest detours.
-3. Sizing: with the dispatch gridsim uses (one common utilisation ``u`` for every unit), a DC N-1 screen of
-   the 330/750 kV grid adds parallel circuits and transformers until every branch stays below 80 % of its
-   rating after any single 330/750 kV branch outage (110 kV rings and 330/110 kV transformers: base case).
+1. Substations: plants and border points at their sites, the regional capital at each region's centre and
+   further 330/110 kV load substations around it. Each load substation keeps its city load on its 110 kV
+   busbar and feeds a 110 kV ring of towns (every load bus fed from two sides), a few on radial spurs.
+2. The 330 kV mesh: minimum spanning tree of the Delaunay triangulation, made bridge-free (no single line
+   cuts anything off), chains of pass-through substations broken, then densified where the detours are
+   longest. The 750 kV backbone links the nuclear sites and four 750/330 kV hubs.
+3. Sizing: with gridsim's dispatch (one utilisation ``u`` for every unit), a DC N-1 screen of the 330/750 kV
+   grid adds parallel circuits and autotransformer banks until every branch stays below 80 % of its rating
+   after any single outage there. 330/110 kV units are sized so one can be lost at peak.
 
-The plan is computed once per process (a few tens of ms) and cached; every call then turns it into a fresh
-pandapowerNet with pandapower's vectorised create functions. Coordinates are km, x east, y north.
+Voltage support: 750 kV shunt reactors (90 % of line charging), 110 kV capacitor banks (half the reactive
+demand, switched with ``load_level``), 330/115 kV units one tap step down.
+
+The plan is computed once per process (~0.1 s) and cached; every call turns it into a fresh pandapowerNet with
+pandapower's vectorised create functions (~0.1 s). Coordinates are km, x east, y north, in 1300 x 800 km.
 """
 
 from __future__ import annotations
@@ -32,35 +38,36 @@ from scipy.spatial import Delaunay
 
 DATA_FILE = Path(__file__).resolve().parents[1] / "data" / "dnipro_like.json"
 
-#: per-circuit line data: r, x (ohm/km), c (nF/km), thermal limit (kA). 750 kV: 5 x AC-300 bundle
-#: (~3.8 GVA); 330 kV: 2 x AC-400 (~1.0 GVA); 110 kV: AC-400 (~160 MVA).
-LINE_TYPES = {750.0: (0.0146, 0.282, 13.7, 2.9), 330.0: (0.037, 0.326, 11.2, 1.8), 110.0: (0.075, 0.39, 9.5, 0.825)}
-#: transformer data: hv kV, lv kV, vkr %, vk %, pfe kW per MVA, i0 %. 750/330: a 3 x 333 MVA autotransformer bank.
-AT_750_MVA = 1000.0
+#: per circuit: r, x (ohm/km), c (nF/km), thermal limit (kA). 750 kV: 5 x AC-300 bundle (~3.8 GVA);
+#: 330 kV: 2 x AC-400 (~1.0 GVA); 110 kV: AC-400 (~160 MVA)
+LINE_TYPES = {750.0: (0.0146, 0.282, 13.7, 2.9), 330.0: (0.037, 0.326, 11.2, 1.8),
+              110.0: (0.075, 0.39, 9.5, 0.825)}
+#: per unit by hv voltage: hv kV, lv kV, vkr %, vk %, pfe kW per MVA, i0 %
 TRAFO_TYPES = {750.0: (750.0, 330.0, 0.2, 11.5, 0.5, 0.1), 330.0: (330.0, 115.0, 0.3, 10.0, 0.5, 0.4)}
-TAP_POS_110 = -1              # 330/115 kV units run one 2 % step down: ~113 kV on the 110 kV side at no load
+AT_750_MVA = 1000.0                              # a 3 x 333 MVA single-phase autotransformer bank
 TRAFO_SIZES_MVA = (125.0, 200.0, 250.0, 400.0)   # standard 330/110 kV autotransformers
-ROUTE_FACTOR = 1.12           # line length / straight distance
+TAP_POS_110 = -1          # 330/115 kV units with a +-6 x 2 % tap changer run one step down (~113 kV)
+ROUTE_FACTOR = 1.12       # line length / straight distance
 GEN_VM_PU = {750.0: 1.035, 330.0: 1.04, 110.0: 1.05}
 #: reactive capability as a fraction of max_p_mw: (min_q, max_q)
 Q_RANGE = {"nuclear": (-0.3, 0.6), "coal": (-0.3, 0.6), "gas": (-0.3, 0.6), "hydro": (-0.4, 0.6),
            "pumped_storage": (-0.4, 0.6), "solar": (-0.33, 0.33), "wind": (-0.33, 0.33), "import": (-0.3, 0.3)}
-#: per load bus: (priority, label, share of demand, share of customers)
+#: per load bus: (priority, label, share of its demand, share of its customers)
 LOAD_CLASSES = ((1, "critical", 0.15, 0.01), (2, "normal", 0.60, 0.985), (3, "interruptible", 0.25, 0.005))
-LOSS_FACTOR = 1.02            # dispatch covers demand plus ~2 % losses; the slack absorbs the rest
-N1_MARGIN = 0.80              # DC N-1 flows planned below this fraction of the rating
-MESH_DEGREE = 2.5             # target mean degree of the 330 kV mesh
-SUBSTATIONS_PER_SHARE = 45    # 330/110 kV load substations in a region: this x its demand share (at least 2)
-CAPACITOR_SHARE = 0.5         # share of the reactive demand of a load area met by capacitor banks at its hub
 LOAD_POWER_FACTOR = 0.97
-RING_MW = 120.0               # most demand a 110 kV ring (fed from both ends of the hub) is planned to carry
+LOSS_FACTOR = 1.02        # dispatch covers demand plus ~2 % losses; the slack absorbs the difference
+N1_MARGIN = 0.80          # DC N-1 flows of the 330/750 kV grid planned below this fraction of the rating
+MESH_DEGREE = 2.5         # target mean degree of the 330 kV mesh
+SUBSTATIONS_PER_SHARE = 45   # load substations of a region: this x its demand share (at least 2)
+RING_MW = 120.0           # most demand a 110 kV ring (fed from both ends at its hub) is planned to carry
+CAPACITOR_SHARE = 0.5     # share of a load area's reactive demand met by capacitor banks at its hub
 
 
 def build_dnipro_like(load_level: float = 1.0) -> pp.pandapowerNet:
     """Build the synthetic grid ``dnipro-like`` with loads (p and q) scaled by ``load_level``.
 
-    Every unit is dispatched at ``p_mw = max_p_mw * u`` with one utilisation
-    ``u = min(1, 1.02 * demand / capacity)``; the largest unit is the slack.
+    Every generator is dispatched at ``p_mw = max_p_mw * u`` with one utilisation
+    ``u = min(1, 1.02 * demand / capacity)``; the largest unit is the slack, so ``pp.runpp`` works as is.
     """
     plan = _plan()
     net = copy.deepcopy(_empty_net())
@@ -69,25 +76,7 @@ def build_dnipro_like(load_level: float = 1.0) -> pp.pandapowerNet:
     pp.create_buses(net, len(b), b["vn_kv"].to_numpy(), name=b["name"].to_numpy(), zone=b["region"].to_numpy())
     for col in ("substation", "region", "x_km", "y_km"):
         net.bus[col] = b[col].to_numpy()
-    ln = plan.line
-    r, x, c, imax = np.array([LINE_TYPES[kv] for kv in ln["kv"]]).T
-    pp.create_lines_from_parameters(net, ln["from_bus"].to_numpy(), ln["to_bus"].to_numpy(), ln["length_km"].to_numpy(),
-                                    r, x, c, imax, name=ln["name"].to_numpy())
-    tr = plan.trafo
-    hv, lv, vkr, vk, pfe, i0 = np.array([TRAFO_TYPES[kv] for kv in tr["kv"]]).T
-    oltc = tr["kv"].to_numpy() == 330.0      # 330/110 kV units: on-load tap changer at 110 kV, +-6 x 2 %
-    pp.create_transformers_from_parameters(
-        net, tr["hv_bus"].to_numpy(), tr["lv_bus"].to_numpy(), tr["sn_mva"].to_numpy(), hv, lv, vkr, vk,
-        pfe * tr["sn_mva"].to_numpy(), i0, name=tr["name"].to_numpy(), tap_side=np.where(oltc, "lv", None),
-        tap_neutral=np.where(oltc, 0, np.nan), tap_min=np.where(oltc, -6, np.nan), tap_max=np.where(oltc, 6, np.nan),
-        tap_step_percent=np.where(oltc, 2.0, np.nan), tap_pos=np.where(oltc, TAP_POS_110, np.nan),
-        tap_changer_type=np.where(oltc, "Ratio", None))
-    for df, table in ((ln, net.line), (tr, net.trafo)):
-        table["region"] = df["region"].to_numpy()
-        table["rate_a_mva"] = df["rate_mva"].to_numpy()
-        table["rate_b_mva"] = np.round(1.1 * df["rate_mva"].to_numpy(), 1)
-        table["rate_c_mva"] = np.round(1.2 * df["rate_mva"].to_numpy(), 1)
-    net.trafo["substation"] = tr["substation"].to_numpy()
+    _create_branches(net, plan.line, plan.trafo)
     ld = plan.load
     pp.create_loads(net, ld["bus"].to_numpy(), ld["p_mw"].to_numpy() * load_level,
                     ld["q_mvar"].to_numpy() * load_level, name=ld["name"].to_numpy())
@@ -109,6 +98,27 @@ def build_dnipro_like(load_level: float = 1.0) -> pp.pandapowerNet:
     return net
 
 
+def _create_branches(net: pp.pandapowerNet, ln: pd.DataFrame, tr: pd.DataFrame) -> None:
+    r, x, c, imax = np.array([LINE_TYPES[kv] for kv in ln["kv"]]).T
+    pp.create_lines_from_parameters(net, ln["from_bus"].to_numpy(), ln["to_bus"].to_numpy(),
+                                    ln["length_km"].to_numpy(), r, x, c, imax, name=ln["name"].to_numpy())
+    hv, lv, vkr, vk, pfe, i0 = np.array([TRAFO_TYPES[kv] for kv in tr["kv"]]).T
+    sn = tr["sn_mva"].to_numpy()
+    oltc = tr["kv"].to_numpy() == 330.0
+    pp.create_transformers_from_parameters(
+        net, tr["hv_bus"].to_numpy(), tr["lv_bus"].to_numpy(), sn, hv, lv, vkr, vk, pfe * sn, i0,
+        name=tr["name"].to_numpy(), tap_side=np.where(oltc, "lv", None), tap_neutral=np.where(oltc, 0, np.nan),
+        tap_min=np.where(oltc, -6, np.nan), tap_max=np.where(oltc, 6, np.nan),
+        tap_step_percent=np.where(oltc, 2.0, np.nan), tap_pos=np.where(oltc, TAP_POS_110, np.nan),
+        tap_changer_type=np.where(oltc, "Ratio", None))
+    for df, table in ((ln, net.line), (tr, net.trafo)):
+        table["region"] = df["region"].to_numpy()
+        table["rate_a_mva"] = df["rate_mva"].to_numpy()
+        table["rate_b_mva"] = np.round(1.1 * df["rate_mva"].to_numpy(), 1)
+        table["rate_c_mva"] = np.round(1.2 * df["rate_mva"].to_numpy(), 1)
+    net.trafo["substation"] = tr["substation"].to_numpy()
+
+
 # -- the plan: plain tables, computed once ------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Plan:
@@ -123,7 +133,7 @@ class _Plan:
 
 @cache
 def _empty_net() -> pp.pandapowerNet:
-    return pp.create_empty_network()   # ~0.1 s; deep-copying the template costs a tenth of that
+    return pp.create_empty_network()   # ~0.1 s; a deep copy of this template costs a tenth of that
 
 
 @cache
@@ -138,10 +148,9 @@ def _plan() -> _Plan:
     bus = _buses(subs, feeders)
     loads = _loads(regions, subs, feeders, bus)
     gens = _gens(spec, subs, bus)
-    branches = pd.concat([_lines_750(spec, subs, bus), _mesh_330(subs, bus),
-                          _trafos(subs, bus), _rings_110(feeders, bus)], ignore_index=True)
-    branches = _size_for_n1(branches, bus, loads, gens)
-    line, trafo = _name_branches(branches, bus)
+    branches = pd.concat([_lines_750(spec, bus), _mesh_330(bus), _trafos(subs, bus), _rings_110(feeders, bus)],
+                         ignore_index=True)
+    line, trafo = _name_branches(_size_for_n1(branches, bus, loads, gens), bus)
     shunt = pd.concat([_reactors(line, bus), _capacitors(subs, bus)], ignore_index=True)
     regions = regions[["x_km", "y_km", "demand_share", "customers"]].astype(
         {"x_km": float, "y_km": float, "demand_share": float, "customers": int})
@@ -172,8 +181,10 @@ def _place_substations(spec: dict, regions: pd.DataFrame, rng: np.random.Generat
     Columns: name, x_km, y_km, role (plant/border/load), kv (highest voltage), region, load_mw.
     """
     hubs = set(spec["hubs_750kv"])
-    rows = [(p["name"], p["x_km"], p["y_km"], "plant", float(p["kv"]), 0.0) for p in spec["plants"] if p["kv"] >= 330]
-    rows += [(ic["name"], ic["x_km"], ic["y_km"], "border", float(ic["kv"]), 0.0) for ic in spec["interconnectors"]]
+    rows = [(p["name"], p["x_km"], p["y_km"], "plant", float(p["kv"]), 0.0)
+            for p in spec["plants"] if p["kv"] >= 330]
+    rows += [(ic["name"], ic["x_km"], ic["y_km"], "border", float(ic["kv"]), 0.0)
+             for ic in spec["interconnectors"]]
     rows += [(r["capital"], r["x_km"], r["y_km"], "load", 750.0 if r["capital"] in hubs else 330.0, 2.0)
              for r in spec["regions"]]
     pts = np.array([(r[1], r[2]) for r in rows], dtype=float)
@@ -234,6 +245,7 @@ def _bus_index(bus: pd.DataFrame) -> dict[tuple[str, float], int]:
 
 # -- demand and generation ----------------------------------------------------------------------------------
 def _largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
+    """Split an integer ``total`` in proportion to ``weights`` so that the parts add up exactly."""
     raw = total * weights / weights.sum()
     out = np.floor(raw).astype(int)
     out[np.argsort(out - raw)[: total - out.sum()]] += 1
@@ -251,21 +263,20 @@ def _loads(regions: pd.DataFrame, subs: pd.DataFrame, feeders: pd.DataFrame, bus
     customers = np.zeros(len(b), int)
     for r in np.unique(region):
         customers[region == r] = _largest_remainder(int(regions.at[r, "customers"]), p[region == r])
-    classes = len(LOAD_CLASSES)
     prio, label, p_share, c_share = (np.array(v) for v in zip(*LOAD_CLASSES))
     split = np.vstack([_largest_remainder(int(c), c_share) for c in customers])    # one row per bus
     p_mw = np.round(np.outer(p, p_share), 3).ravel()
-    return pd.DataFrame({
-        "name": np.char.add(np.repeat(bus["substation"].to_numpy()[b].astype(str), classes), np.tile(
-            np.char.add(" ", label.astype(str)), len(b))),
-        "bus": np.repeat(b, classes), "region": np.repeat(region, classes), "customers": split.ravel(),
-        "priority": np.tile(prio, len(b)), "p_mw": p_mw,
-        "q_mvar": np.round(p_mw * np.tan(np.arccos(LOAD_POWER_FACTOR)), 3)})
+    k = len(LOAD_CLASSES)
+    name = np.char.add(np.repeat(bus["substation"].to_numpy()[b].astype(str), k),
+                       np.tile(np.char.add(" ", label.astype(str)), len(b)))
+    return pd.DataFrame({"name": name, "bus": np.repeat(b, k), "region": np.repeat(region, k),
+                         "customers": split.ravel(), "priority": np.tile(prio, len(b)), "p_mw": p_mw,
+                         "q_mvar": np.round(p_mw * np.tan(np.arccos(LOAD_POWER_FACTOR)), 3)})
 
 
 def _gens(spec: dict, subs: pd.DataFrame, bus: pd.DataFrame) -> pd.DataFrame:
-    """One row per unit. 750 kV plants put the first half of their units on 750 kV, the rest on 330 kV;
-    110 kV plants (city CHPs) sit on the 110 kV busbar of their regional capital."""
+    """One row per unit, named "<plant> G<i>"; one per interconnector. 750 kV plants put the first half of their
+    units on 750 kV, the rest on 330 kV; 110 kV plants (city CHPs) sit on their regional capital's 110 kV bus."""
     at = _bus_index(bus)
     region_of = dict(zip(subs["name"], subs["region"]))
     capital = {r["name"]: r["capital"] for r in spec["regions"]}
@@ -295,68 +306,61 @@ def _gens(spec: dict, subs: pd.DataFrame, bus: pd.DataFrame) -> pd.DataFrame:
     return gen
 
 
-# -- branches -----------------------------------------------------------------------------------------------
-#: the corridor table every branch builder returns; ``n`` is the number of parallel circuits or units
+# -- branches: corridors with n parallel circuits or units --------------------------------------------------
 _BRANCH_COLUMNS = ["kind", "kv", "f", "t", "a", "b", "length_km", "sn_mva", "n", "contingency", "margin"]
 
 
-def _corridors(bus: pd.DataFrame, pairs: list[tuple[int, int]], kv: float, n: int | list[int] = 1,
-               contingency: bool = True, margin: float = N1_MARGIN) -> pd.DataFrame:
+def _corridors(bus: pd.DataFrame, pairs: list[tuple[int, int]], kv: float, contingency: bool = True,
+               margin: float = N1_MARGIN) -> pd.DataFrame:
+    """Line corridors between bus pairs, one circuit each; ``contingency``: part of the N-1 sized grid."""
     f, t = np.array(pairs, dtype=int).reshape(-1, 2).T
-    dist = np.hypot(bus["x_km"].to_numpy()[f] - bus["x_km"].to_numpy()[t],
-                    bus["y_km"].to_numpy()[f] - bus["y_km"].to_numpy()[t])
-    return pd.DataFrame({"kind": "line", "kv": kv, "f": f, "t": t, "a": bus["substation"].to_numpy()[f],
-                         "b": bus["substation"].to_numpy()[t], "length_km": np.round(np.maximum(5.0, ROUTE_FACTOR * dist), 1),
-                         "sn_mva": np.nan, "n": n, "contingency": contingency, "margin": margin})
+    x, y, sub = bus["x_km"].to_numpy(), bus["y_km"].to_numpy(), bus["substation"].to_numpy()
+    length = np.round(np.maximum(5.0, ROUTE_FACTOR * np.hypot(x[f] - x[t], y[f] - y[t])), 1)
+    return pd.DataFrame({"kind": "line", "kv": kv, "f": f, "t": t, "a": sub[f], "b": sub[t], "length_km": length,
+                         "sn_mva": np.nan, "n": 1, "contingency": contingency, "margin": margin})
 
 
-def _lines_750(spec: dict, subs: pd.DataFrame, bus: pd.DataFrame) -> pd.DataFrame:
+def _lines_750(spec: dict, bus: pd.DataFrame) -> pd.DataFrame:
     at = _bus_index(bus)
     return _corridors(bus, [(at[(a, 750.0)], at[(b, 750.0)]) for a, b in spec["lines_750kv"]], 750.0)
 
 
-def _mesh_330(subs: pd.DataFrame, bus: pd.DataFrame) -> pd.DataFrame:
-    """330 kV mesh: Delaunay MST, made bridge-free, chains of pass-through substations broken, then densified
-    where detours are longest."""
+def _mesh_330(bus: pd.DataFrame) -> pd.DataFrame:
+    """330 kV mesh over every 330 kV busbar: Delaunay MST, made bridge-free, chains of pass-through
+    substations broken, then densified to MESH_DEGREE where the network's detours are longest."""
     nodes = np.flatnonzero(bus["vn_kv"].to_numpy() == 330.0)
     xy = bus.loc[nodes, ["x_km", "y_km"]].to_numpy()
-    tri = Delaunay(xy)
-    cand = np.unique(np.sort(np.vstack([tri.simplices[:, [0, 1]], tri.simplices[:, [1, 2]],
-                                        tri.simplices[:, [0, 2]]]), axis=1), axis=0)
-    length = np.hypot(*(xy[cand[:, 0]] - xy[cand[:, 1]]).T)
     m = len(nodes)
+    tri = Delaunay(xy).simplices
+    cand = np.unique(np.sort(np.vstack([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [0, 2]]]), axis=1), axis=0)
+    length = np.hypot(*(xy[cand[:, 0]] - xy[cand[:, 1]]).T)
     mst = minimum_spanning_tree(coo_matrix((length, (cand[:, 0], cand[:, 1])), shape=(m, m))).tocoo()
     chosen = {(min(i, j), max(i, j)) for i, j in zip(mst.row, mst.col)}
     short = np.argsort(length)
     short = short[length[short] <= 250.0]
-
     while (bridge := _first_bridge(m, chosen)) is not None:
-        # join the two sides of the bridge with the shortest candidate that is not the bridge itself
-        i0, j0 = bridge
+        # join the two sides of the bridge with the shortest other candidate
         rest = np.array([e for e in chosen if e != bridge])
-        _, lab = connected_components(coo_matrix((np.ones(len(rest)), rest.T), shape=(m, m)), directed=False)
-        c = next(c for c in short if lab[cand[c, 0]] != lab[cand[c, 1]] and tuple(cand[c]) != (i0, j0))
-        chosen.add(tuple(cand[c]))
+        _, side = connected_components(coo_matrix((np.ones(len(rest)), rest.T), shape=(m, m)), directed=False)
+        chosen.add(next(tuple(cand[c]) for c in short
+                        if side[cand[c, 0]] != side[cand[c, 1]] and tuple(cand[c]) != bridge))
     target = round(MESH_DEGREE * m / 2)
     while True:
         e = np.array(sorted(chosen))
         deg = np.bincount(e.ravel(), minlength=m)
-        # a chain: two neighbouring substations fed only through each other (weak under outages)
-        chain = np.zeros(m, bool)
-        both = (deg[e[:, 0]] == 2) & (deg[e[:, 1]] == 2)
-        chain[e[both].ravel()] = True
+        chain = np.zeros(m, bool)    # two neighbouring substations fed only through each other: weak
+        chain[e[(deg[e[:, 0]] == 2) & (deg[e[:, 1]] == 2)].ravel()] = True
         free = np.array([tuple(cand[c]) not in chosen for c in short])
         pool = short[free & (chain[cand[short, 0]] | chain[cand[short, 1]])]
         if len(pool) == 0:
             if len(chosen) >= target:
                 break
             pool = short[free]
-        g = coo_matrix((np.hypot(*(xy[e[:, 0]] - xy[e[:, 1]]).T), e.T), shape=(m, m))
-        dist = shortest_path(g, directed=False)
+        dist = shortest_path(coo_matrix((np.hypot(*(xy[e[:, 0]] - xy[e[:, 1]]).T), e.T), shape=(m, m)),
+                             directed=False)
         detour = dist[cand[pool, 0], cand[pool, 1]] / length[pool]
         chosen.add(tuple(cand[pool[int(detour.argmax())]]))
-    e = np.array(sorted(chosen))
-    return _corridors(bus, [(nodes[i], nodes[j]) for i, j in e], 330.0)
+    return _corridors(bus, [(nodes[i], nodes[j]) for i, j in sorted(chosen)], 330.0)
 
 
 def _first_bridge(m: int, edges: set[tuple[int, int]]) -> tuple[int, int] | None:
@@ -396,7 +400,7 @@ def _first_bridge(m: int, edges: set[tuple[int, int]]) -> tuple[int, int] | None
 
 def _trafos(subs: pd.DataFrame, bus: pd.DataFrame) -> pd.DataFrame:
     """Two 750/330 kV banks per 750 kV substation; 330/110 kV units sized so one can be lost at peak
-    (more than 400 MVA: as many 400 MVA units as needed plus one)."""
+    (above 400 MVA: as many 400 MVA units as needed plus one)."""
     at = _bus_index(bus)
     rows = [("trafo", 750.0, at[(s, 750.0)], at[(s, 330.0)], s, s, np.nan, AT_750_MVA, 2, True, N1_MARGIN)
             for s in subs.loc[subs["kv"] == 750.0, "name"]]
@@ -437,41 +441,38 @@ def _per_circuit(br: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 def _size_for_n1(br: pd.DataFrame, bus: pd.DataFrame, loads: pd.DataFrame, gens: pd.DataFrame) -> pd.DataFrame:
     """Add parallel circuits/banks to the 330/750 kV grid until its DC flows stay below ``margin`` x rating in
-    the base case and after every single-circuit outage there (compensation/LODF method).
-
-    Every 110 kV area hangs off one 330 kV busbar, so its demand and generation are folded into that busbar;
-    the rings and 330/110 kV units are sized where they are built."""
+    the base case and after every single-circuit outage there (compensation/LODF method), one at a time to
+    the worst corridor. Each 110 kV area hangs off one 330 kV busbar: its demand and generation count there."""
     br = br.reset_index(drop=True).copy()
     grid = br["contingency"].to_numpy()
-    nb = len(bus)
     local = br[~grid]
-    _, area = connected_components(coo_matrix((np.ones(len(local)), (local["f"], local["t"])), shape=(nb, nb)),
-                                   directed=False)
+    _, area = connected_components(coo_matrix((np.ones(len(local)), (local["f"], local["t"])),
+                                              shape=(len(bus), len(bus))), directed=False)
     hv = np.flatnonzero(bus["vn_kv"].to_numpy() >= 330.0)
+    nb = len(hv)
     pos = np.full(area.max() + 1, -1)
-    pos[area[hv]] = np.arange(len(hv))           # each area holds exactly one 330/750 kV busbar
+    pos[area[hv]] = np.arange(nb)           # each area holds exactly one 330/750 kV busbar
     u = LOSS_FACTOR * loads["p_mw"].sum() / gens["max_p_mw"].sum()
-    inj = np.bincount(pos[area[gens["bus"].to_numpy()]], gens["max_p_mw"].to_numpy() * u / 100.0, len(hv)) \
-        - np.bincount(pos[area[loads["bus"].to_numpy()]], loads["p_mw"].to_numpy() / 100.0, len(hv))
-    keep = np.arange(len(hv)) != pos[area[int(gens.loc[gens["slack"], "bus"].iloc[0])]]
+    inj = np.bincount(pos[area[gens["bus"].to_numpy()]], gens["max_p_mw"].to_numpy() * u / 100.0, nb) \
+        - np.bincount(pos[area[loads["bus"].to_numpy()]], loads["p_mw"].to_numpy() / 100.0, nb)
+    keep = np.arange(nb) != pos[area[int(gens.loc[gens["slack"], "bus"].iloc[0])]]
     sized = br[grid]
     x_pu, rating = _per_circuit(sized)
+    limit = rating * sized["margin"].to_numpy()
     f, t = pos[area[sized["f"].to_numpy()]], pos[area[sized["t"].to_numpy()]]
-    n = sized["n"].to_numpy().astype(int).copy()
-    nb, m = len(hv), len(sized)
+    n = sized["n"].to_numpy().astype(int)
+    m = len(sized)
     incidence = np.zeros((m, nb))
     incidence[np.arange(m), f] = 1.0
     incidence[np.arange(m), t] = -1.0
-    limit = rating * sized["margin"].to_numpy()
     diag = np.diag_indices(m)
     for _ in range(400):
         b = n / x_pu
-        susceptance = incidence.T @ (b[:, None] * incidence)
         x = np.zeros((nb, nb))
-        x[np.ix_(keep, keep)] = np.linalg.inv(susceptance[np.ix_(keep, keep)])
+        x[np.ix_(keep, keep)] = np.linalg.inv((incidence.T @ (b[:, None] * incidence))[np.ix_(keep, keep)])
         flow = b * (incidence @ (x @ inj)) * 100.0
         ptdf = b[:, None] * (incidence @ (x[:, f] - x[:, t]))   # column k: flows per unit sent from f_k to t_k
-        own = ptdf[diag] / n                                     # share one circuit of corridor k takes itself
+        own = ptdf[diag] / n                                     # what one circuit of corridor k takes itself
         if np.any(own > 1 - 1e-9):
             raise RuntimeError("dnipro-like plan has a bridge in its 330/750 kV grid")
         z = flow / n / (1.0 - own)                               # transfer that replaces the lost circuit
@@ -491,7 +492,7 @@ def _size_for_n1(br: pd.DataFrame, bus: pd.DataFrame, loads: pd.DataFrame, gens:
 
 
 def _name_branches(br: pd.DataFrame, bus: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Expand corridors into named circuits and units."""
+    """Expand corridors into named circuits ("A - B 330 kV", "... #2") and units ("X AT1", "X T2")."""
     _, rating = _per_circuit(br)
     br = br.assign(rate_mva=np.round(rating, 1))
     rep = br.loc[br.index.repeat(br["n"])].copy()
@@ -508,7 +509,8 @@ def _name_branches(br: pd.DataFrame, bus: pd.DataFrame) -> tuple[pd.DataFrame, p
         "name": tr["a"] + np.where(tr["kv"] == 750.0, " AT", " T") + tr["i"].astype(str),
         "hv_bus": tr["f"], "lv_bus": tr["t"], "kv": tr["kv"], "sn_mva": tr["sn_mva"], "region": tr["region"],
         "substation": tr["a"], "rate_mva": tr["rate_mva"]}).reset_index(drop=True)
-    assert line["name"].is_unique and trafo["name"].is_unique
+    if not (line["name"].is_unique and trafo["name"].is_unique):
+        raise RuntimeError("dnipro-like plan: branch names are not unique")
     return line, trafo
 
 
@@ -524,8 +526,8 @@ def _reactors(line: pd.DataFrame, bus: pd.DataFrame) -> pd.DataFrame:
 
 
 def _capacitors(subs: pd.DataFrame, bus: pd.DataFrame) -> pd.DataFrame:
-    """Switched capacitor banks on each 110 kV hub busbar supplying half of its area's reactive demand;
-    operators switch them with demand, so they scale with ``load_level``."""
+    """Capacitor banks on each 110 kV hub busbar supplying half of its area's reactive demand; operators switch
+    them with demand, so they scale with ``load_level``."""
     at = _bus_index(bus)
     hub = subs[subs["role"] == "load"]
     q = -CAPACITOR_SHARE * np.tan(np.arccos(LOAD_POWER_FACTOR)) * hub["load_mw"].to_numpy()
