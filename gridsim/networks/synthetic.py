@@ -160,9 +160,11 @@ def _plan() -> _Plan:
 
 # -- geography ----------------------------------------------------------------------------------------------
 def _town_names(spec: dict, rng: np.random.Generator, taken: set[str]):
-    """Yield unique fictional town names (prefix + suffix) in a seed-fixed order."""
+    """Yield unique fictional town names (prefix + suffix) in a seed-fixed order, skipping names of real towns
+    that the generic roots happen to produce."""
     parts = spec["town_name_parts"]
     combos = [p + s for p in parts["prefixes"] for s in parts["suffixes"]]
+    taken |= set(parts["skip"])
     for i in rng.permutation(len(combos)):
         if combos[i] not in taken:
             taken.add(combos[i])

@@ -166,8 +166,10 @@ def _solver_status(result: Result) -> str:
     isl = result.islands
     counts = isl["status"].astype(str).value_counts() if "status" in isl else pd.Series(dtype=int)
     parts = ", ".join(f"{n} {_fmt(s, 'status')}" for s, n in counts.items())
+    notes = "".join(f"<li>{escape(str(n))}</li>" for n in result.summary.get("notes", []))
     return (f"<p>Overall: {_fmt(result.summary.get('status', '?'), 'status')} · {len(isl)} islands"
-            f"{': ' + parts if parts else ''}</p>")
+            f"{': ' + parts if parts else ''}</p>"
+            + (f"<p>What the response had to do:</p><ul>{notes}</ul>" if notes else ""))
 
 
 def _settings(summary: dict) -> str:
