@@ -124,3 +124,10 @@ def test_docs_mention_every_command():
     assert "python -m pip install -e . && gridsim run scenarios/dnipro-hydro-strike.yaml" in readme
     ci = (ROOT / ".ci" / "run").read_text()
     assert 'python -m pip install -e ".[test]" && python -m pytest' in ci
+
+
+def test_unquoted_circuit_number_gets_explained(tmp_path, capsys):
+    text = "name: x\noutages:\n  - line: Bystryna HPP - Dnipro-like HPP 330 kV #1\n"
+    assert main(["validate", _write(tmp_path, text)]) == 2
+    flat = " ".join(capsys.readouterr().err.split())
+    assert "has 2 circuits" in flat and 'line: "Bystryna HPP - Dnipro-like HPP 330 kV #1"' in flat

@@ -138,7 +138,7 @@ def test_rating_choice_and_emergency_factor():
 
 # ------------------------------------------------------------------------------------- the published bar
 
-@pytest.mark.parametrize("row", NK.itertuples(index=False), ids=[f"k={k}" for k in NK["k"]])
+@pytest.mark.parametrize("row", list(NK.itertuples(index=False)), ids=[f"k={k}" for k in NK["k"]])
 def test_published_rts24_worst_case_attacks(row):
     """Sundar, Coffrin, Nagarajan & Bent (2018): the DC load shed after their worst-case k line attacks."""
     net = rts24()

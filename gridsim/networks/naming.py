@@ -191,6 +191,12 @@ def resolve_name(net, kind: str, target, where: dict | None = None) -> Match:
         raise ScenarioError(f"unknown bus {target!r}: expected a MATPOWER bus number"
                             f"{did_you_mean(str(target), net.bus['mp_bus'].astype(str))}", **where)
     cands = _candidates(net, kind)
+    circuits = [c for c in cands if c.startswith(f"{target} #")]
+    if circuits:
+        listing = ", ".join(f"'{c}'" for c in circuits)
+        raise ScenarioError(
+            f"'{target}' has {len(circuits)} circuits: {listing}. Name one, in quotes: in YAML ' #' starts a "
+            f"comment, so write {kind}: \"{circuits[0]}\"", **where)
     hint = did_you_mean(str(target), cands)
     if not hint:
         other = _other_kinds(net, kind, target)
