@@ -72,6 +72,9 @@ def assemble(scenario, base, applied, outcome, response: str) -> Result:
     branches = asm.branch_table(base, net, flow, outcome.ratings, outcome.tripped)
     summary = asm.summary_dict(scenario, loads, regions, islands_df, branches, applied, flow, response)
     summary["notes"] = list(outcome.notes)
+    if any(getattr(o, "at_h", 0) or getattr(o, "repair_h", None) for o in scenario.outages):
+        summary["notes"].append("strike and repair times (at_h, repair_h) are recorded but this snapshot "
+                                "treats every outage as simultaneous and unrepaired")
     steps = outcome.cascade_steps
     if steps is not None:
         summary["cascade_steps"] = steps.to_dict(orient="records")
