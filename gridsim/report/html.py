@@ -24,7 +24,7 @@ CAUSE_NOTES = {
     "isolated": "no generation is reachable: the load sits in a de-energised part of the grid "
                 "(or its substation is destroyed).",
     "deficit": "the island the load is in has generation, but less than its demand.",
-    "network": "shed so that the remaining lines and transformers stay within their ratings.",
+    "network": "shed so that the remaining lines and transformers stay within their ratings and bus voltages stay above 0.9 p.u. (the AC check).",
     "cascade": "lost as protection tripped overloaded branches one after another.",
 }
 

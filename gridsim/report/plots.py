@@ -35,7 +35,7 @@ CAUSE_COLOURS = {"isolated": "#525252", "deficit": "#b2182b", "network": "#ff7f0
 CAUSE_LABELS = {
     "isolated": "isolated: no generation\nreachable",
     "deficit": "deficit: island generation\nbelow demand",
-    "network": "network: shed to keep\nbranches within ratings",
+    "network": "network: shed for branch\nratings or voltage",
     "cascade": "cascade: lost as protection\ntripped overloaded branches",
 }
 #: energised islands other than the main one (the main island is drawn in neutral voltage colours)
