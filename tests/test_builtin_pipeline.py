@@ -43,3 +43,24 @@ def test_single_transmission_branch_outages_mostly_serve_everyone(grid, make_sce
         check_invariants(r)
         secure += r.unserved_mw < 1e-6
     assert secure / len(names) >= 0.95, f"{secure} of {len(names)}"
+
+
+def test_operator_action_is_worth_something_in_the_winter_salvo():
+    """Same damage: none (overloads ignored) <= optimal (shed to stay within ratings) <= cascade."""
+    from pathlib import Path
+
+    from gridsim import load_scenario
+
+    root = Path(__file__).parent.parent / "scenarios"
+    opt = simulate(load_scenario(root / "winter-salvo.yaml"))
+    cas = simulate(load_scenario(root / "winter-salvo-cascade.yaml"))
+    none = simulate(load_scenario(root / "winter-salvo.yaml").model_copy(update={"response": "none"}))
+    for r in (opt, cas, none):
+        check_invariants(r)
+    iso = none.summary["unserved_by_cause_mw"]["isolated"]
+    assert none.unserved_mw == pytest.approx(iso)              # nothing but isolation without relief
+    assert none.summary["overloaded_branches"]                 # ... but branches are left overloaded
+    assert not opt.summary["overloaded_branches"]
+    assert iso <= opt.unserved_mw < cas.unserved_mw
+    assert cas.summary["unserved_by_cause_mw"]["cascade"] > 0
+    assert len(cas.cascade_steps) >= 3 and cas.cascade_steps["unserved_mw"].is_monotonic_increasing
