@@ -64,14 +64,20 @@ def test_cascade_without_overload_changes_nothing(run):
 
 
 def test_optimal_is_between_capacity_bound_and_forced_shed(run):
-    """The optimal shed is never below the isolated + deficit shed of the `none` response, and equals it
-    when `none` reports no overload."""
+    """The optimal shed is never below the isolated + deficit shed of the `none` response, equals it when
+    `none` reports no overload, and never exceeds it plus what the overloads force: scaling the `none`
+    operating point (served load and pro-rata dispatch) down by the worst overload ratio removes every
+    overload in DC, so that much shedding is always enough."""
     cases = [(grids.two_areas, [{"line": "Tie"}]), (grids.two_areas, [{"unit": "GE"}]),
-             (grids.triangle_limited, []), (grids.three_bus, [{"unit": "G2"}])]
+             (grids.triangle_limited, []), (grids.three_bus, [{"unit": "G2"}]),
+             (lambda: grids.triangle_limited(limit_ac_mw=30.0, limit_bc_mw=40.0), [])]
     for build, outages in cases:
         none = run(build(), outages, solver="dc", response="none")
         opt = run(build(), outages, solver="dc", response="optimal")
         assert opt.unserved_mw >= none.unserved_mw - 1e-6
+        worst = max([b["loading_percent"] for b in none.summary["overloaded_branches"]], default=100.0)
+        forced = none.served_mw * (1.0 - 100.0 / worst)
+        assert opt.unserved_mw <= none.unserved_mw + forced + 1e-6
         if not none.summary["overloaded_branches"]:
             assert opt.unserved_mw == pytest.approx(none.unserved_mw, abs=1e-6)
 
