@@ -121,3 +121,16 @@ def triangle_limited(limit_ac_mw: float = 60.0, limit_bc_mw: float = 1000.0) -> 
     _gen(net, a, "G", "Plant A", 200.0)
     _load(net, c, "L", 150.0)
     return _finish(net, {"North": (50, 0), "South": (50, 80)})
+
+
+def collapsing() -> pp.pandapowerNet:
+    """Two buses 300 km apart at 110 kV; 400 MW of load at the far end: beyond the line's voltage-stability
+    limit, so the AC power flow cannot converge, while the (lossless, voltage-free) DC flow can.
+    The line is rated high enough that no overload relief is needed."""
+    net = pp.create_empty_network(name="collapsing")
+    a = _bus(net, "A", "Here", 0, 0)
+    b = _bus(net, "B", "There", 300, 0)
+    _line(net, a, b, "A-B", km=300.0, max_i_ka=5.0)
+    _gen(net, a, "G", "Plant A", 1000.0)
+    _load(net, b, "L", 400.0)
+    return _finish(net, {"Here": (0, 0), "There": (300, 0)})

@@ -131,3 +131,15 @@ def test_unquoted_circuit_number_gets_explained(tmp_path, capsys):
     assert main(["validate", _write(tmp_path, text)]) == 2
     flat = " ".join(capsys.readouterr().err.split())
     assert "has 2 circuits" in flat and 'line: "Bystryna HPP - Dnipro-like HPP 330 kV #1"' in flat
+
+
+def test_strict_exits_3_when_ac_falls_back(tmp_path, capsys):
+    import pandapower as pp
+
+    import grids
+
+    pp.to_json(grids.collapsing(), str(tmp_path / "weak.json"))
+    path = _write(tmp_path, "name: weak grid\nnetwork: weak.json\nresponse: none\n")
+    assert main(["run", path, "-o", str(tmp_path / "o"), "-q", "--no-report"]) == 0
+    assert main(["run", path, "-o", str(tmp_path / "o"), "-q", "--no-report", "--strict"]) == 3
+    assert "fallback-dc" in capsys.readouterr().err

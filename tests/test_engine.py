@@ -186,3 +186,16 @@ def test_more_damage_never_serves_more(run):
         assert b >= a - 1e-6
 
     check()
+
+
+def test_ac_divergence_is_a_status_with_dc_fallback(run, make_scenario, tmp_path):
+    r = run(grids.collapsing(), solver="ac", response="none")
+    assert r.status == "fallback-dc"
+    assert r.islands.loc[0, "status"] == "fallback-dc"
+    assert "LoadflowNotConverged" in r.islands.loc[0, "message"] or r.islands.loc[0, "message"]
+    assert r.unserved_mw == 0.0
+    assert r.branches.at["A-B", "p_from_mw"] == pytest.approx(400.0)     # the DC flow
+    # the optimal response's AC check sheds in steps until AC converges, and says so
+    o = run(grids.collapsing(), solver="ac", response="optimal")
+    assert o.summary["unserved_by_cause_mw"]["network"] > 0
+    assert any("AC check failed" in n for n in o.summary["notes"])
