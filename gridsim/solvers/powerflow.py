@@ -57,9 +57,12 @@ def _prepare(net, islands: Islands, bal: Balance):
     gen["slack"] = False
     if "scaling" in gen.columns:
         gen["scaling"] = 1.0
-    live = np.zeros(len(gen), dtype=bool)
+    # every in-service unit of an energised island keeps its voltage control, including units with no
+    # active power to give (synchronous condensers); units in dead islands are off
+    energised = {i.id for i in islands.energised}
+    live = (islands.bus_island.reindex(gen["bus"]).isin(energised).to_numpy()
+            & gen["in_service"].astype(bool).to_numpy())
     for isl in islands.energised:
-        live |= gen.index.isin(isl.gens)
         gen.at[isl.slack, "slack"] = True
     gen["in_service"] = live
     for table in ("sgen", "ext_grid", "storage"):
