@@ -25,6 +25,10 @@ STATUSES = ("converged", "fallback-dc", "diverged", "dead")
 #: slack output above its available capacity that triggers re-balancing with more loss allowance (MW)
 SLACK_TOLERANCE_MW = 1.0
 AC_LOSS_ALLOWANCE = 0.02
+#: whether generators hold their voltage only within their reactive limits. Off (pandapower's default):
+#: with limits enforced, heavily damaged grids (winter-salvo) stop converging in AC and fall back to DC,
+#: which hides more than it shows. Voltages are therefore optimistic where units run out of reactive power.
+ENFORCE_Q_LIMS = False
 
 
 @dataclass
@@ -75,7 +79,8 @@ def _run(work, ac: bool) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if ac:
-            pp.runpp(work, numba=NUMBA, init="auto", max_iteration=30, calculate_voltage_angles=True)
+            pp.runpp(work, numba=NUMBA, init="auto", max_iteration=30, calculate_voltage_angles=True,
+                      enforce_q_lims=ENFORCE_Q_LIMS)
         else:
             pp.rundcpp(work, numba=NUMBA)
 
