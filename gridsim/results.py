@@ -102,7 +102,7 @@ class Result:
             (outdir / "cascade.csv").unlink()     # left by an earlier run of a cascade scenario
         for fname, df in tables.items():
             index = fname != "outages.csv" and fname != "cascade.csv"
-            written[fname] = atomic_write_text(outdir / fname, df.to_csv(index=index, float_format="%.6g"))
+            written[fname] = atomic_write_text(outdir / fname, df.to_csv(index=index, float_format="%.10g"))
         return written
 
 

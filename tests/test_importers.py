@@ -18,14 +18,8 @@ from pandapower.converter.matpower import from_mpc
 
 from gridsim.errors import NetworkError
 from gridsim.networks import build_network
-from gridsim.networks.importers import (
-    UNLIMITED_MVA,
-    UNLIMITED_MW,
-    load_matpower,
-    load_pandapower_case,
-    load_pandapower_json,
-    normalise_net,
-)
+from gridsim.networks.importers import load_matpower, load_pandapower_case, load_pandapower_json
+from gridsim.networks.normalise import UNLIMITED_MVA, UNLIMITED_MW, normalise_net
 
 PGLIB = Path(__file__).parent / "data" / "pglib"
 CASE2000 = Path(__file__).parents[1] / "bench" / "data" / "pglib_opf_case2000_goc.m"

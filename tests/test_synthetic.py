@@ -14,7 +14,8 @@ from pandapower.pypower.makePTDF import makePTDF
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from gridsim.networks.synthetic import DATA_FILE, build_dnipro_like
+from gridsim.networks.synthetic import build_dnipro_like
+from gridsim.networks.synthetic_plan import DATA_FILE
 
 ROOT = Path(__file__).parent.parent
 FUELS = {"nuclear", "coal", "gas", "hydro", "pumped_storage", "solar", "wind", "import", "other"}

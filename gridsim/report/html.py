@@ -14,7 +14,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from gridsim._atomic import atomic_write_bytes, atomic_write_text
-from gridsim.report.plots import CAUSE_COLOURS, _flag, plot_cascade, plot_map, plot_regions
+from gridsim.report.map import plot_map
+from gridsim.report.plots import CAUSE_COLOURS, _flag, plot_cascade, plot_regions
 from gridsim.results import CAUSES, Result
 
 DPI = 130

@@ -1,0 +1,68 @@
+"""Schema as data: the JSON Schema printed by ``gridsim schema`` and the reference tables of
+docs/scenarios.md, both generated from the models' field descriptions so they cannot drift."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from gridsim.scenario.schema import KIND_DOCS, Outage, Scenario, Selector
+from gridsim.scenario.wording import bounds_text, unwrap_optional
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of the scenario YAML, as printed by ``gridsim schema``."""
+    schema = Scenario.model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "title": "gridsim scenario"}
+
+
+def schema_markdown() -> str:
+    """The reference tables of docs/scenarios.md, rendered from the models' field descriptions."""
+    out = ["### Scenario: top-level keys", "", *_table(Scenario, skip=()), "",
+           "### Outage: one item of `outages`", "",
+           "Each item is a mapping with exactly one of these kind keys:", "",
+           "| key | value | takes out |", "|---|---|---|"]
+    out += [f"| `{kind}` | {_cell(value)} | {_cell(text)} |" for kind, (value, text) in KIND_DOCS.items()]
+    out += ["", "and optionally:", "", *_table(Outage, skip=("kind", "target", "select", "line")), "",
+            "### Selector: the mapping under `select`", "", *_table(Selector, skip=()), ""]
+    return "\n".join(out)
+
+
+def _table(model: type[BaseModel], skip: tuple[str, ...]) -> list[str]:
+    rows = ["| key | type | default | description |", "|---|---|---|---|"]
+    for name, field in model.model_fields.items():
+        if name in skip:
+            continue
+        rows.append(f"| `{name}` | {_cell(_type_text(name, field))} | {_cell(_default_text(field))} | "
+                    f"{_cell(field.description or '')} |")
+    return rows
+
+
+def _type_text(name: str, field: FieldInfo) -> str:
+    annotation = unwrap_optional(field.annotation)
+    if get_origin(annotation) is Literal:
+        return " | ".join(f"`{a}`" for a in get_args(annotation))
+    if annotation is float:
+        bounds = bounds_text(name, field, words=False)
+        return f"number, {bounds}" if bounds else "number"
+    if get_origin(annotation) is list:
+        return "list of outages"
+    return {str: "text"}.get(annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+def _default_text(field: FieldInfo) -> str:
+    if field.is_required():
+        return "required"
+    if field.default_factory is not None:
+        return "`[]`"
+    if field.default is None:
+        return "none"
+    if field.default == "":
+        return '`""`'
+    return f"`{field.default}`"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
