@@ -3,8 +3,9 @@
 - An island without available generation loses all its load (cause ``isolated``).
 - An island whose available capacity (less an allowance for losses) is below its demand sheds the difference
   (cause ``deficit``): proportionally, or by priority class (3 = interruptible first, 1 = critical last).
-- Every energised island's units are dispatched at one common utilisation of their available capacity;
-  the island's slack (its largest unit) takes up the losses.
+- Every energised island's units are dispatched in merit order (``gridsim.dispatch.merit_dispatch``: cheapest
+  first, equal-cost units alike); the island's slack is the unit with the most headroom left, so it can take
+  up the losses (AC) and what the island's reserve is, is stated per island.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from gridsim.dispatch import merit_dispatch, unit_cost
 from gridsim.topology import Island, Islands
 
 SHEDDING_METHODS = ("proportional", "priority")
@@ -29,6 +31,7 @@ class Balance:
     deficit_mw: pd.Series
     gen_p_mw: pd.Series             # per gen
     loss_allowance: dict[int, float] = field(default_factory=dict)   # island id -> fraction used
+    slack: dict[int, int] = field(default_factory=dict)              # island id -> gen index of its slack
 
 
 def shed_to(demand: np.ndarray, priority: np.ndarray, target: float, method: str) -> np.ndarray:
@@ -71,8 +74,19 @@ def balance_island(net, island: Island, demand: pd.Series, method: str,
         stage_mw = ufls_stage * float(d.sum())
         target = max(0.0, float(d.sum()) - np.ceil((d.sum() - target) / stage_mw - 1e-9) * stage_mw)
     served = shed_to(d, prio, target, method)
-    u = min(1.0, served.sum() * (1.0 + loss_allowance) / total_cap) if total_cap > 0 else 0.0
-    return served, cap * u
+    cost = unit_cost(net).loc[island.gens].to_numpy(dtype=float)
+    return served, merit_dispatch(cap, cost, min(total_cap, float(served.sum()) * (1.0 + loss_allowance)))
+
+
+def pick_slack(net, island: Island, gen_p: pd.Series) -> int | None:
+    """The island's slack: the unit with the most headroom (capacity less dispatch); ties -> largest unit,
+    then lowest index. None for a dead island."""
+    if not island.energised or not len(island.gens):
+        return island.slack
+    cap = net.gen.loc[island.gens, "max_p_mw"].to_numpy(dtype=float)
+    head = cap - gen_p.loc[island.gens].to_numpy(dtype=float)
+    order = np.lexsort((island.gens, -cap, -np.round(head, 6)))
+    return int(island.gens[order[0]])
 
 
 def balance(net, islands: Islands, method: str = "proportional", loss_allowance: float = 0.0,
@@ -94,11 +108,12 @@ def balance(net, islands: Islands, method: str = "proportional", loss_allowance:
         s, p = balance_island(net, island, demand, method, a, ufls_stage)
         served.loc[island.loads] = s
         gen_p.loc[island.gens] = p
+    slack = {i.id: pick_slack(net, i, gen_p) for i in islands.energised}
     energised_loads = np.concatenate([i.loads for i in islands.energised] or [np.zeros(0, int)])
     isolated = demand.copy()
     isolated.loc[energised_loads] = 0.0
     deficit = demand - served - isolated
-    return Balance(demand, served, isolated, deficit.clip(lower=0.0), gen_p, allowance)
+    return Balance(demand, served, isolated, deficit.clip(lower=0.0), gen_p, allowance, slack)
 
 
 def demand_mw(net) -> pd.Series:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from gridsim import assemble as asm
 from gridsim.balance import balance
+from gridsim.dispatch import apply_availability
 from gridsim.networks import build_network
 from gridsim.outages import apply_outages
 from gridsim.results import Result
@@ -45,8 +46,7 @@ def simulate(scenario, net=None, progress: Progress | None = None) -> Result:
     modified. ``progress`` is called with the name of each stage as it starts."""
     stage = _Stages(progress)
     stage("network")
-    base = net if net is not None else build_network(scenario.network, getattr(scenario, "base_dir", None),
-                                                     scenario.load_level)
+    base = prepare_network(scenario, net)
     stage("outages")
     damaged, applied = apply_outages(base, scenario.outages, getattr(scenario, "source", None))
     stage("islands")
@@ -54,6 +54,7 @@ def simulate(scenario, net=None, progress: Progress | None = None) -> Result:
     stage("balance")
     solve, loss_allowance = SOLVERS[scenario.solver]
     bal = balance(damaged, islands, scenario.shedding, loss_allowance)
+    islands = islands.with_slack(bal.slack)
     stage("solve")
     response = getattr(scenario, "response", "none")
     outcome = RESPONSES[response](damaged, islands, bal, scenario, solve)
@@ -61,6 +62,15 @@ def simulate(scenario, net=None, progress: Progress | None = None) -> Result:
     result = assemble(scenario, base, applied, outcome, response)
     result.timings_s = stage.finish()
     return result
+
+
+def prepare_network(scenario, net=None):
+    """The undamaged network a scenario runs on: ``net`` (never modified) or the scenario's network built
+    fresh, with the availability in force (the network's own table, overridden by the scenario's
+    ``availability``) applied to every unit's capacity. Batch runs prepare it once and share it."""
+    if net is None:
+        net = build_network(scenario.network, getattr(scenario, "base_dir", None), scenario.load_level)
+    return apply_availability(net, getattr(scenario, "availability", None))
 
 
 def assemble(scenario, base, applied, outcome, response: str) -> Result:

@@ -7,6 +7,7 @@ buses, loads, demand, generating units, available capacity and its slack candida
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,11 @@ class Islands:
     @property
     def energised(self) -> list[Island]:
         return [i for i in self.islands if i.energised]
+
+    def with_slack(self, slack: dict[int, int]) -> "Islands":
+        """The same islands with the slack of each island named in ``slack`` (island id -> gen) replaced."""
+        return Islands([dataclasses.replace(i, slack=slack[i.id]) if i.id in slack and i.energised else i
+                        for i in self.islands], self.bus_island)
 
 
 def branch_edges(net) -> tuple[np.ndarray, np.ndarray]:

@@ -31,6 +31,7 @@ import numpy as np
 import pandapower as pp
 import pandas as pd
 
+from gridsim.dispatch import DEFAULT_AVAILABILITY
 from gridsim.networks.synthetic_branches import LINE_TYPES, LOSS_FACTOR, TRAFO_TYPES
 from gridsim.networks.synthetic_plan import dnipro_like_plan
 
@@ -69,6 +70,7 @@ def build_dnipro_like(load_level: float = 1.0) -> pp.pandapowerNet:
     q = sh["q_mvar"].to_numpy() * np.where(sh["switched"].to_numpy(), load_level, 1.0)
     pp.create_shunts(net, sh["bus"].to_numpy(), q, name=sh["name"].to_numpy())
     net["regions"] = plan.regions.copy()
+    net["availability"] = dict(DEFAULT_AVAILABILITY)
     return net
 
 

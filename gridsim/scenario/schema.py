@@ -243,12 +243,24 @@ class Scenario(BaseModel):
                                       "emergency loading", 1.0, ge=1)
     trip_threshold_pct: float = _number("cascade only: branches loaded above this percentage of their "
                                         "(factored) rating trip, in %", 120.0, gt=100)
+    availability: dict[Fuel, float] = Field(default_factory=dict, description=(
+        "available fraction (0..1) of nameplate capacity by fuel, e.g. `{solar: 0.0, wind: 0.3}`; overrides "
+        "the network's own table fuel by fuel (the built-in grid: a winter evening peak, see "
+        "docs/metrics.md; MATPOWER and pandapower networks: 1.0 for every fuel)"))
     outages: list[Outage] = Field(default_factory=list, description="assets knocked out or derated, in order "
                                                                     "(see the Outage tables)")
 
     _source: Path | None = PrivateAttr(None)
     _base_dir: Path | None = PrivateAttr(None)
     _lines: dict[str, int] = PrivateAttr(default_factory=dict)
+
+    @field_validator("availability")
+    @classmethod
+    def _fractions(cls, value: dict[str, float]) -> dict[str, float]:
+        for fuel, frac in value.items():
+            if isinstance(frac, bool) or not 0.0 <= float(frac) <= 1.0:
+                raise _error(f"availability of {fuel} must be a number from 0 to 1, got {show(frac)}", fuel)
+        return value
 
     @field_validator("outages", mode="before")
     @classmethod

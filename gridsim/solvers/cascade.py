@@ -43,6 +43,7 @@ def respond_cascade(net, islands, bal, scenario, solve) -> Outcome:
             names.append(str(net[table].at[idx, "name"]))
         islands = find_islands(net)
         bal = balance(net, islands, scenario.shedding, allowance, ufls_stage=UFLS_STAGE)
+        islands = islands.with_slack(bal.slack)
         flow, bal = solve(net, islands, bal, scenario.shedding)
         steps.append(_step_row(k, names, net, ratings, flow, islands, bal, initial, over))
     final = bal.demand_mw - bal.served_mw
