@@ -4,17 +4,51 @@ where, for how long, and why.
 >>> import gridsim
 >>> result = gridsim.simulate(gridsim.load_scenario("scenarios/dnipro-hydro-strike.yaml"))
 >>> result.summary["unserved_mw"]
+
+The public names are imported on first use (module ``__getattr__``), so ``import gridsim`` and commands such
+as ``gridsim schema`` do not pay for pandapower, scipy and matplotlib when they do not need them.
 """
 
-from gridsim.errors import GridsimError, NetworkError, ScenarioError, SolverError
-from gridsim.metrics import check_invariants
-from gridsim.networks import build_network
-from gridsim.report import write_report
-from gridsim.results import Result
-from gridsim.scenario import Scenario, load_scenario, loads_scenario
-from gridsim.simulate import simulate  # the function shadows the module of the same name on purpose
+from __future__ import annotations
+
+import importlib
+import sys
+import types
 
 __version__ = "0.1.0"
 
-__all__ = ["GridsimError", "NetworkError", "Result", "Scenario", "ScenarioError", "SolverError",
-           "build_network", "check_invariants", "load_scenario", "loads_scenario", "simulate", "write_report"]
+#: public name -> module that defines it (imported on first access)
+_PUBLIC: dict[str, str] = {
+    "GridsimError": "gridsim.errors", "NetworkError": "gridsim.errors", "ScenarioError": "gridsim.errors",
+    "SolverError": "gridsim.errors", "check_invariants": "gridsim.metrics", "build_network": "gridsim.networks",
+    "write_report": "gridsim.report", "Result": "gridsim.results", "Scenario": "gridsim.scenario",
+    "load_scenario": "gridsim.scenario", "loads_scenario": "gridsim.scenario", "simulate": "gridsim.simulate",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gridsim' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value     # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """``gridsim.simulate`` is the function, although a submodule has the same name: importing the submodule
+    makes Python bind it on the package, which would hide the (lazily imported) function."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if isinstance(value, types.ModuleType) and _PUBLIC.get(name) == f"{__name__}.{name}":
+            return      # keep resolving the public function through __getattr__
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

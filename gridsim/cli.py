@@ -172,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument("--format", choices=("table", "json"), default="table")
     net.add_argument("--load-level", type=float, default=1.0, help="fraction of peak demand (default 1.0)")
     net.set_defaults(func=cmd_network)
+
+    from gridsim.batch.cli_rank import add_rank_parser   # cheap: the engine is imported when rank runs
+    add_rank_parser(sub)
     return p
 
 

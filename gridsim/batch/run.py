@@ -1,0 +1,184 @@
+"""``run_cases``: many cases on one scenario's state, on any executor, into the result store, as a DataFrame.
+
+>>> from gridsim.batch import CaseSpec, run_cases
+>>> cases = [CaseSpec(f"line:{n}", ({"line": n},)) for n in ("1-2", "1-3")]
+>>> df = run_cases("tests/data/pglib/pglib_opf_case24_ieee_rts.m", cases, workers=1)
+>>> df["unserved_mw"]
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gridsim.batch.cases import CaseSpec
+from gridsim.batch.executors import SerialExecutor, default_workers, make_executor
+from gridsim.batch.store import ResultStore
+from gridsim.errors import GridsimError, did_you_mean
+
+#: progress(done, total): cases finished (those a resumed run skips count as done) out of all cases
+Progress = Callable[[int, int], None]
+
+
+def _simulate_evaluator():
+    from gridsim.batch.cases import SimulateEvaluator
+
+    return SimulateEvaluator
+
+
+def _fast_evaluator():
+    if importlib.util.find_spec("gridsim.batch.fast") is None:
+        raise GridsimError("the fast evaluator (gridsim.batch.fast) is not available in this installation; "
+                           "use evaluator 'simulate' or 'auto'")
+    return importlib.import_module("gridsim.batch.fast").FastDCEvaluator
+
+
+#: evaluator name -> loader of its class ``cls(scenario, net=None)``
+EVALUATORS: dict[str, Callable[[], type]] = {"simulate": _simulate_evaluator, "fast": _fast_evaluator}
+#: what the fast evaluator covers: DC flows with the optimal LP or no response
+FAST_SOLVERS, FAST_RESPONSES = ("dc",), ("optimal", "none")
+
+
+def choose_evaluator(name: str, scenario) -> str:
+    """``auto``: the fast evaluator where it exists and covers the scenario, else ``simulate``."""
+    if name == "auto":
+        fits = scenario.solver in FAST_SOLVERS and getattr(scenario, "response", "none") in FAST_RESPONSES
+        return "fast" if fits and importlib.util.find_spec("gridsim.batch.fast") is not None else "simulate"
+    if name not in EVALUATORS:
+        raise GridsimError(f"unknown evaluator '{name}'{did_you_mean(name, EVALUATORS)}: expected auto, "
+                           f"{', '.join(EVALUATORS)}")
+    return name
+
+
+@dataclass(frozen=True)
+class EvaluatorSpec:
+    """A picklable recipe for an evaluator, sent to each worker, which calls it once."""
+
+    name: str
+    scenario: Any
+
+    def __call__(self, net=None):
+        return EVALUATORS[self.name]()(self.scenario, net)
+
+
+def as_scenario(network_or_scenario, solver: str | None = None):
+    """A Scenario from a Scenario, a scenario file (.yaml/.yml) or a network spec (``dnipro-like``,
+    ``pandapower:case24``, a .m/.json path), which becomes a scenario with no outages and the defaults;
+    ``solver`` overrides the scenario's."""
+    from gridsim.scenario import Scenario, load_scenario
+
+    if isinstance(network_or_scenario, Scenario):
+        scenario = network_or_scenario
+    else:
+        spec = str(network_or_scenario)
+        if Path(spec).suffix.lower() in (".yaml", ".yml"):
+            scenario = load_scenario(spec)
+        else:
+            path = Path(spec)
+            network = str(path.resolve()) if path.suffix.lower() in (".m", ".json") and path.exists() else spec
+            scenario = Scenario(name=f"{Path(spec).stem if path.suffix else spec} (base case)", network=network)
+    if solver is not None and solver != scenario.solver:
+        if solver not in ("ac", "dc"):
+            raise GridsimError(f"unknown solver '{solver}': expected ac or dc")
+        scenario = _with(scenario, solver=solver)
+    return scenario
+
+
+def _with(scenario, **update):
+    """A copy with ``update`` that keeps where the scenario came from (relative network paths)."""
+    copy = scenario.model_copy(update=update)
+    copy._base_dir = scenario.base_dir
+    return copy
+
+
+def prepare_checked(scenario, net=None):
+    """The scenario's prepared network, after checking that it builds and that every outage of the scenario
+    names something in it (a ScenarioError or NetworkError here is bad input, not a failed case)."""
+    from gridsim.outages import resolve_outage
+    from gridsim.simulate import prepare_network
+
+    base = prepare_network(scenario, net)
+    for i, outage in enumerate(scenario.outages):
+        resolve_outage(base, outage, i, scenario.source)
+    return base
+
+
+def run_identity(scenario, label: str) -> dict[str, Any]:
+    """What makes two runs the same run (stored in results.sqlite; ``--resume`` requires it to match)."""
+    dump = scenario.model_dump(mode="json", exclude={"outages": {"__all__": {"line"}}})
+    return {"kind": label, "network": str(scenario.network), "scenario": dump}
+
+
+def chunk_size_for(n_cases: int, workers: int) -> int:
+    """About 16 chunks per worker (steady progress, little lost to a kill), 1..256 cases each."""
+    return max(1, min(256, math.ceil(n_cases / (16 * max(workers, 1)))))
+
+
+def run_cases(network_or_scenario, cases: Iterable[CaseSpec], *, evaluator: str = "auto",
+              workers: int | None = None, scheduler: str | None = None, out_dir: str | Path | None = None,
+              resume: bool = False, progress: Progress | None = None, chunk_size: int | None = None,
+              time_limit_s: float | None = None, label: str = "cases", net=None) -> pd.DataFrame:
+    """Evaluate every case on top of the scenario's state; return one row per case (index ``case_id``, in the
+    order given; columns ``outages`` (JSON) and ``CASE_COLUMNS``).
+
+    With ``out_dir`` the rows go to ``out_dir/results.sqlite`` as chunks finish, and ``cases.csv`` (and
+    ``cases.parquet`` when pyarrow is installed) are exported from it; ``resume=True`` skips the cases the
+    store already holds (refused when the store belongs to another scenario, network or ``label``). A case
+    that fails or passes ``time_limit_s`` is a row with its status and message. ``net`` (optional) is the
+    scenario's network, already built.
+    """
+    scenario = as_scenario(network_or_scenario)
+    cases = _unique(cases)
+    name = choose_evaluator(evaluator, scenario)
+    executor = make_executor(scheduler, workers, time_limit_s)
+    base = prepare_checked(scenario, net)
+    spec = EvaluatorSpec(name, scenario)
+    if isinstance(executor, SerialExecutor):
+        executor.evaluator = spec(base)
+    path = Path(out_dir) / "results.sqlite" if out_dir is not None else ":memory:"
+    with ResultStore(path, run_identity(scenario, label), resume=resume) as store:
+        finished = store.finished(cases)
+        todo = [c for c in cases if c.case_id not in finished]
+        done = len(cases) - len(todo)
+        if progress is not None:
+            progress(done, len(cases))
+
+        def on_chunk(rows) -> None:
+            nonlocal done
+            store.write(rows)
+            done += len(rows)
+            if progress is not None:
+                progress(done, len(cases))
+
+        size = chunk_size or chunk_size_for(len(todo), workers or default_workers())
+        executor.run(spec, [todo[i:i + size] for i in range(0, len(todo), size)], on_chunk)
+        if out_dir is not None:
+            export(store, Path(out_dir))
+        return store.frame([c.case_id for c in cases])
+
+
+def export(store: ResultStore, out_dir: Path) -> list[Path]:
+    """cases.csv, and cases.parquet when pyarrow is installed, from the store (atomically)."""
+    written = [store.export_csv(out_dir / "cases.csv")]
+    if importlib.util.find_spec("pyarrow") is not None:
+        written.append(store.export_parquet(out_dir / "cases.parquet"))
+    return written
+
+
+def _unique(cases: Iterable[CaseSpec]) -> Sequence[CaseSpec]:
+    cases = list(cases)
+    seen: set[str] = set()
+    for case in cases:
+        if not isinstance(case, CaseSpec):
+            raise TypeError(f"cases must be CaseSpec objects, got {type(case).__name__}")
+        if case.case_id in seen:
+            raise GridsimError(f"case id '{case.case_id}' appears twice; every case needs its own id")
+        seen.add(case.case_id)
+    return cases
