@@ -5,6 +5,12 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+from gridsim.limits import MAX_NAME_CHARS, clip
+
+
+#: a key path (``outages[3].select.voltage_kv``) is shown at most this long
+MAX_KEY_CHARS = 120
+
 
 class GridsimError(Exception):
     """Base of every error gridsim raises deliberately (bad input, unknown names, solver trouble)."""
@@ -31,7 +37,7 @@ class ScenarioError(GridsimError):
             if self.line:
                 where += f":{self.line}"
             where += ": "
-        key = f"{self.key}: " if self.key else ""
+        key = f"{clip(self.key, MAX_KEY_CHARS)}: " if self.key else ""
         return f"{where}{key}{self.message}"
 
     def located(self, *, file: str | None = None, line: int | None = None,
@@ -45,12 +51,19 @@ class NetworkError(GridsimError):
     """A network cannot be built or loaded (unknown built-in, unreadable case file)."""
 
 
+class OutputError(GridsimError):
+    """The output folder cannot be created or written (a file in the way, no permission, a full disk)."""
+
+
 class SolverError(GridsimError):
     """A solve failed in a way that has no fallback (raised only under --strict)."""
 
 
 def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> str:
-    """A suggestion suffix like "; did you mean 'Dnipro HPP'?" or "" when nothing is close."""
+    """A suggestion suffix like "; did you mean 'Dnipro HPP'?" or "" when nothing is close (or ``name`` is
+    longer than any name can be). Suggestions are quoted at most MAX_QUOTE_CHARS long."""
+    if len(str(name)) > MAX_NAME_CHARS:
+        return ""
     cands = [str(c) for c in candidates]
     close = difflib.get_close_matches(str(name), cands, n=n, cutoff=0.6)
     if not close:
@@ -59,6 +72,7 @@ def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> str:
         close = [lowered[c] for c in close]
     if not close:
         return ""
+    close = [clip(c) for c in close]
     if len(close) == 1:
         return f"; did you mean '{close[0]}'?"
     return "; did you mean " + ", ".join(f"'{c}'" for c in close[:-1]) + f" or '{close[-1]}'?"

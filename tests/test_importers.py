@@ -270,11 +270,65 @@ def test_tiny_case_edge_rules(tmp_path):
     np.testing.assert_allclose(net.res_bus["va_degree"].iloc[:3], raw.res_bus["va_degree"].iloc[:3], atol=1e-8)
 
 
-def test_unreadable_matpower_file_is_a_network_error(tmp_path):
+CASE14_TEXT = (PGLIB / CASES["case14"]).read_text()
+#: words of the readers underneath, which a user should never see
+INTERNAL = ("CaseFrames", "attribute", "Traceback", "KeyError", "TypeError", "ValueError", "pandas", "numpy",
+            "ppc", "Expecting")
+BAD_M = [  # (text, fragments of the message)
+    ("function mpc = bad\nmpc.bus = [1 2;\n", ["no `mpc.baseMVA = <number>;` line", "expected a MATPOWER case"]),
+    ("hello world\n", ["no `mpc.baseMVA", "mpc.branch = [...];"]),
+    (CASE14_TEXT.replace("mpc.baseMVA = 100.0;", "mpc.baseMVA = lots;"), ["bad.m:26: mpc.baseMVA is 'lots'",
+                                                                           "positive number"]),
+    (CASE14_TEXT.replace("mpc.bus = [", "mpc.buses = ["), ["no `mpc.bus = [...];` matrix"]),
+    (CASE14_TEXT.replace("mpc.branch = [", "mpc.branch = {"), ["no `mpc.branch = [...];` matrix"]),
+    (CASE14_TEXT.replace("	14	 1	 14.9", "	14	 1	 x14.9"), ["mpc.bus holds 'x14.9'", "expected numbers only"]),
+    (CASE14_TEXT.replace("mpc.bus = [\n", "mpc.bus = [\n 15 1 0 0 0 0 1 1 0 1 1;\n"),
+     ["bad.m:31: a row of mpc.bus has 11 columns", "at least 13", "bus_i type Pd"]),
+    (CASE14_TEXT.replace("	1	 170.0	 5.0", "	99	 170.0	 5.0"), ["mpc.gen names bus 99", "not in mpc.bus"]),
+    (CASE14_TEXT.replace("	2	 2	 21.7", "	1	 2	 21.7"), ["bus numbers", "distinct"]),
+    (CASE14_TEXT.replace("mpc.bus = [\n", "mpc.bus = [\n 15 1 0 0 0 0 1 1 0 1 1 1.1 0.9 7;\n"),
+     ["a row of mpc.bus has 13 columns, the first row 14"]),
+    (CASE14_TEXT.replace("mpc.branch = [", "mpc.branch = [\n];\nmpc.ignored = [", 1),
+     ["mpc.branch is empty"]),
+]
+
+
+@pytest.mark.parametrize("text, fragments", BAD_M, ids=[f"m{i}" for i in range(len(BAD_M))])
+def test_corrupt_matpower_files_say_what_was_expected_in_gridsims_words(tmp_path, text, fragments):
     bad = tmp_path / "bad.m"
-    bad.write_text("function mpc = bad\nmpc.bus = [1 2;\n")
-    with pytest.raises(NetworkError, match="cannot read MATPOWER case"):
+    bad.write_text(text)
+    with pytest.raises(NetworkError) as info:
+        build_network("bad.m", tmp_path)
+    message = str(info.value)
+    assert message.startswith(str(bad)), message
+    for fragment in fragments:
+        assert fragment in message, message
+    assert not any(word in message for word in INTERNAL), message
+
+
+@pytest.mark.parametrize("cut", np.linspace(0.05, 0.98, 12).round(3).tolist())
+def test_truncated_matpower_files_are_network_errors(tmp_path, cut):
+    """The class, not only the examples: a case cut anywhere loads or is a NetworkError in gridsim's words."""
+    bad = tmp_path / "cut.m"
+    bad.write_text(CASE14_TEXT[:int(len(CASE14_TEXT) * cut)])
+    try:
         load_matpower(bad)
+    except NetworkError as err:
+        assert str(bad) in str(err) and not any(word in str(err) for word in INTERNAL), str(err)
+
+
+def test_network_files_that_are_no_files_are_refused(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.m")
+    with pytest.raises(NetworkError, match="FIFO"):      # before any read: this would block otherwise
+        build_network("pipe.m", tmp_path)
+    (tmp_path / "dir.json").mkdir()
+    with pytest.raises(NetworkError, match="is a directory"):
+        build_network("dir.json", tmp_path)
+    (tmp_path / "bin.m").write_bytes(b"\x00\xff\xfe" * 10)
+    with pytest.raises(NetworkError, match="bin.m: .*expected a MATPOWER case"):
+        build_network("bin.m", tmp_path)
 
 
 def test_build_network_reads_matpower_and_scales_load():
@@ -393,11 +447,120 @@ def test_unknown_pandapower_case_suggests_a_name():
         load_pandapower_case("create_bus")  # a pandapower.networks import, not a case
 
 
-def test_unreadable_json_is_a_network_error(tmp_path):
+def _net_json(tmp_path, tables=None) -> dict:
+    """A small pandapower network as pandapower.to_json writes it (decoded), optionally with tables replaced."""
+    import json
+
+    net = pp.create_empty_network()
+    b1, b2 = pp.create_bus(net, 110), pp.create_bus(net, 110)
+    pp.create_ext_grid(net, b1)
+    pp.create_line(net, b1, b2, 10, "149-AL1/24-ST1A 110.0")
+    pp.create_load(net, b2, 10)
+    data = json.loads(pp.to_json(net))
+    for table, value in (tables or {}).items():
+        data["_object"][table] = value
+    return data
+
+
+def _edited_table(tmp_path, table: str, old: str, new: str) -> dict:
+    """The network document with ``old`` replaced by ``new`` in one table (its data and its dtypes)."""
+    import json
+
+    document = _net_json(tmp_path)
+    entry = document["_object"][table]
+    assert old in entry["_object"]
+    entry["_object"] = entry["_object"].replace(old, new)
+    entry["dtype"] = json.loads(json.dumps(entry["dtype"]).replace(old, new))
+    return document
+
+
+BAD_JSON = [  # (file text or a function of tmp_path giving the decoded document, fragments of the message)
+    ('{"hello": "world", "bus": [1, 2, 3]}', ["expected a pandapower network saved with pandapower.to_json",
+                                              "found an object with the keys 'hello', 'bus'"]),
+    ("[1, 2]", ["expected a pandapower network", "found a JSON list"]),
+    ("{not json", ["bad.json:1: not valid JSON (column 2)", "expected a pandapower network"]),
+    ("", ["not valid JSON"]),
+    ('{"_module": "pandapower.auxiliary", "_class": "pandapowerNet", "_object": {"bus": 5}}',
+     ["has no `bus` table, which a pandapower network needs"]),
+    (lambda tmp: _edited_table(tmp, "load", '"bus"', '"bus_x"'), ["the `load` table lacks the column(s) bus"]),
+    (lambda tmp: _edited_table(tmp, "load", "[[null,1,", "[[null,7,"),
+     ["load 0 is connected to bus 7, which is not in the bus table"]),
+]
+
+
+@pytest.mark.parametrize("content, fragments", BAD_JSON, ids=[f"json{i}" for i in range(len(BAD_JSON))])
+def test_json_that_is_not_a_pandapower_network_says_what_was_expected(tmp_path, content, fragments):
+    import json
+
     bad = tmp_path / "bad.json"
-    bad.write_text("{not json")
-    with pytest.raises(NetworkError, match="cannot read pandapower JSON"):
-        load_pandapower_json(bad)
+    bad.write_text(content if isinstance(content, str) else json.dumps(content(tmp_path)))
+    with pytest.raises(NetworkError) as info:
+        build_network("bad.json", tmp_path)
+    message = str(info.value)
+    assert message.startswith(str(bad)), message
+    for fragment in fragments:
+        assert fragment in message, message
+    assert not any(word in message for word in INTERNAL if word != "pandas"), message
+
+
+def _with_object(document: dict, obj: dict, nested: bool) -> dict:
+    """The network document with ``obj`` added: as a top-level entry, or inside the JSON string of a table."""
+    import json
+
+    if not nested:
+        document["_object"]["extra"] = obj
+        return document
+    table = document["_object"]["load"]
+    inner = json.loads(table["_object"])
+    inner["data"][0][-1] = obj             # a cell of the load table
+    table["_object"] = json.dumps(inner)
+    return document
+
+
+@pytest.mark.parametrize("nested", [False, True], ids=["entry", "inside-a-table"])
+@pytest.mark.parametrize("module, cls", [("os", "system"), ("subprocess", "Popen"), ("gridsim_probe_module", "X"),
+                                         ("pandapower.auxiliary", "function")])
+def test_pandapower_json_naming_other_modules_is_refused_before_pandapower_reads_it(tmp_path, monkeypatch,
+                                                                                      module, cls, nested):
+    import json
+    import sys
+
+    marker = tmp_path / "imported"
+    (tmp_path / "gridsim_probe_module.py").write_text(f"open({str(marker)!r}, 'w').close()\nclass X: pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    obj = {"_module": module, "_class": cls, "_object": "echo hacked"}
+    bad = tmp_path / "evil.json"
+    bad.write_text(json.dumps(_with_object(_net_json(tmp_path), obj, nested)))
+    with pytest.raises(NetworkError) as info:
+        build_network(str(bad))
+    assert str(bad) in str(info.value) and "not handed to pandapower" in str(info.value)
+    assert (f"'{module}'" in str(info.value)) or cls == "function"
+    assert not marker.exists() and "gridsim_probe_module" not in sys.modules
+
+
+def test_allow_list_keeps_every_network_pandapower_writes(tmp_path):
+    import pandapower.networks as pn
+
+    for name, net in (("oberrhein", pn.mv_oberrhein()), ("multi", pn.example_multivoltage()),
+                      ("dnipro", build_network("dnipro-like"))):
+        pp.to_json(net, str(tmp_path / f"{name}.json"))
+        assert len(build_network(f"{name}.json", tmp_path).bus) == len(net.bus)
+
+
+def test_network_root_confines_network_files(tmp_path):
+    root = tmp_path / "nets"
+    root.mkdir()
+    (tmp_path / "outside.m").write_text(CASE14_TEXT)
+    (root / "inside.m").write_text(CASE14_TEXT)
+    (root / "link.m").symlink_to(tmp_path / "outside.m")
+    assert len(build_network("inside.m", root, network_root=root).bus) == 14
+    assert len(build_network("../outside.m", root).bus) == 14          # without a root: a local tool's rules
+    for spec in ("../outside.m", str(tmp_path / "outside.m"), "link.m", "sub/../../outside.m"):
+        with pytest.raises(NetworkError, match="is outside the network root .*--network-root"):
+            build_network(spec, root, network_root=root)
+    assert len(build_network("dnipro-like", root, network_root=root).bus) > 0    # built-ins are no files
+    with pytest.raises(NetworkError, match="network root .* is not a folder"):
+        build_network("inside.m", root, network_root=tmp_path / "outside.m")
 
 
 @pytest.mark.slow

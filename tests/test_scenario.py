@@ -91,7 +91,7 @@ def test_defaults_need_only_a_name():
     assert sc.model_dump() == {
         "name": "quiet day", "description": "", "network": "dnipro-like", "load_level": 1.0, "solver": "ac",
         "shedding": "proportional", "response": "optimal", "rating": "rate_a", "emergency_factor": 1.0,
-        "trip_threshold_pct": 120.0, "outages": []}
+        "trip_threshold_pct": 120.0, "availability": {}, "outages": []}
     assert loads_scenario("name: x\noutages:\n").outages == []
 
 
@@ -266,9 +266,26 @@ ERRORS = [
     ("name: !foo x\n", 1, "name", ["unsupported YAML tag !foo"]),
     ("name: !!python/object:os.system x\n", 1, "name", ["unsupported YAML tag"]),
     ("base: &b {name: x}\n<<: *b\n", 2, None, ["merge keys"]),
-    ("name: x\nload_level: !!float abc\n", 2, "load_level", ["cannot read the value 'abc'"]),
+    ("name: x\nload_level: !!float abc\n", 2, "load_level", ["unsupported YAML tag !!float", "remove the tag"]),
     ("name: x\ndescription: 2024-13-45\n", 2, "description", ["cannot read the value"]),
     ("name: x\n? [a, b]\n: c\n", 2, None, ["a key must be plain text"]),
+    # any explicit tag is an error naming it, even one that would give a valid value
+    ("name: !!binary aGVsbG8=\n", 1, "name", ["unsupported YAML tag !!binary", "remove the tag"]),
+    ("name: !!str x\n", 1, "name", ["unsupported YAML tag !!str"]),
+    ("name: x\nload_level: !!float 0.9\n", 2, "load_level", ["unsupported YAML tag !!float"]),
+    ("name: ! x\n", 1, "name", ["unsupported YAML tag !"]),
+    ("name: x\noutages: !!seq [{plant: A}]\n", 2, "outages", ["unsupported YAML tag !!seq", "the list itself"]),
+    ("name: x\noutages:\n  - !!map {plant: A}\n", 3, "outages[0]", ["unsupported YAML tag !!map"]),
+    ("!!str name: x\n", 1, None, ["unsupported YAML tag !!str"]),
+    ("name: x\noutages:\n  - plant: !!python/name:os.system\n", 3, "outages[0].plant",
+     ["unsupported YAML tag !!python/name:os.system"]),
+    # a key that differs from a known key only in case: the did-you-mean leads, not "required key is missing"
+    ("Name: x\n", 1, "Name", ["unknown key 'Name'", "case-sensitive", "did you mean 'name'?"]),
+    ("NAME: x\n", 1, "NAME", ["did you mean 'name'?"]),
+    ("name: x\nSolver: dc\n", 2, "Solver", ["did you mean 'solver'?"]),
+    ("name: x\noutages:\n  - Plant: A\n", 3, "outages[0].Plant", ["did you mean 'plant'?"]),
+    ("name: x\noutages:\n  - plant: A\n    Derate: 0.5\n", 4, "outages[0].Derate", ["did you mean 'derate'?"]),
+    ("name: x\noutages:\n  - select: {KIND: plant}\n", 3, "outages[0].select.KIND", ["did you mean 'kind'?"]),
     ("name: x\nnetwork: 5\n", None, None, []),   # numbers become text where text is expected: valid
 ]
 
@@ -453,3 +470,96 @@ def test_deep_nesting_and_alias_bombs_are_handled():
         f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
     with pytest.raises(ScenarioError, match="unknown key 'a'"):
         loads_scenario("name: x\n" + bomb)
+
+
+# ------------------------------------------------------------------------------------- bounds on the input
+
+def test_miscased_required_key_is_not_reported_missing():
+    err = load_error("Name: x\nsolver: dc\n")
+    assert "required key is missing" not in err.message and "did you mean 'name'?" in err.message
+
+
+@pytest.mark.parametrize("text, key, limit", [
+    ("name: {long}\n", "name", "MAX_NAME_CHARS"),
+    ("name: x\ndescription: {long}{long}\n", "description", "MAX_TEXT_CHARS"),
+    ("name: x\nnetwork: {long}.json\n", "network", "MAX_PATH_CHARS"),
+    ("name: x\noutages:\n  - plant: {long}\n", "outages[0].plant", "MAX_NAME_CHARS"),
+    ("name: x\noutages:\n  - select: {{kind: plant, region: {long}}}\n", "outages[0].select.region",
+     "MAX_NAME_CHARS"),
+    ("name: x\noutages:\n  - select: {{kind: line, name: {long}}}\n", "outages[0].select.name", "MAX_NAME_CHARS"),
+])
+def test_long_strings_are_refused_naming_the_limit_and_quoted_short(text, key, limit):
+    err = load_error(text.format(long="A" * 100_000))
+    assert err.key == key and limit in err.message, err.message
+    assert len(str(err)) < 400, str(err)          # the value is quoted, not echoed whole
+
+
+@pytest.mark.parametrize("text", [
+    "name: x\n{long}: 1\n",                                        # an unknown key
+    "name: x\noutages:\n  - {long}: A\n",                          # an unknown outage key
+    "name: x\nsolver: {long}\n",                                   # a value that is not one of the options
+    "name: x\nload_level: {long}\n",                               # a value of the wrong type
+    "name: x\n{long}: 1\n{long}: 2\n",                             # a duplicate key
+    "name: x\ndescription: !{long} x\n",                           # a tag
+])
+def test_messages_quote_at_most_a_readable_length_of_any_value(text):
+    from gridsim.limits import MAX_QUOTE_CHARS
+
+    err = load_error(text.format(long="k" * 50_000))
+    assert "k" * (MAX_QUOTE_CHARS + 1) not in str(err), str(err)[:300]
+    assert len(str(err)) < 500
+
+
+def test_too_many_outages_fail_fast_naming_the_limit():
+    import time
+
+    from gridsim.limits import MAX_OUTAGES
+
+    items = "".join(f"  - plant: P{i}\n" for i in range(MAX_OUTAGES + 1))
+    started = time.perf_counter()
+    err = load_error("name: x\noutages:\n" + items)
+    assert time.perf_counter() - started < 5
+    assert (err.line, err.key) == (2, "outages") and "MAX_OUTAGES" in err.message
+    assert len(loads_scenario("name: x\noutages:\n" + items.split("\n", 1)[1]).outages) == MAX_OUTAGES
+    with pytest.raises(ValueError, match="at most 5000 items"):    # the Python API holds the same limit
+        Scenario(name="x", outages=[{"plant": "P"}] * (MAX_OUTAGES + 1))
+
+
+def test_scenario_size_is_bounded(tmp_path):
+    from gridsim.limits import MAX_SCENARIO_BYTES
+
+    big = "name: x\ndescription: >\n" + ("  " + "w" * 78 + "\n") * (MAX_SCENARIO_BYTES // 80 + 1)
+    path = tmp_path / "big.yaml"
+    path.write_text(big)
+    with pytest.raises(ScenarioError, match="MAX_SCENARIO_BYTES") as info:
+        load_scenario(path)
+    assert info.value.file == str(path)
+    with pytest.raises(ScenarioError, match="MAX_SCENARIO_BYTES"):
+        loads_scenario(big)
+
+
+def test_special_files_are_refused_before_reading(tmp_path):
+    import os
+    import threading
+
+    if Path("/dev/zero").exists():
+        with pytest.raises(ScenarioError, match="character device, not a regular file"):
+            load_scenario("/dev/zero")
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    outcome: list[BaseException] = []
+    worker = threading.Thread(target=lambda: _record(outcome, fifo), daemon=True)
+    worker.start()
+    worker.join(5)
+    if worker.is_alive():   # unblock the reader so the test run can end, then fail
+        with open(fifo, "w"):
+            pass
+        pytest.fail("reading a FIFO blocked")
+    assert isinstance(outcome[0], ScenarioError) and "FIFO" in str(outcome[0])
+
+
+def _record(outcome: list, path) -> None:
+    try:
+        load_scenario(path)
+    except BaseException as exc:  # noqa: BLE001 - the test inspects it
+        outcome.append(exc)

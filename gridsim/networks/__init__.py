@@ -9,6 +9,7 @@ from pathlib import Path
 import pandapower as pp
 
 from gridsim.errors import NetworkError, did_you_mean
+from gridsim.limits import MAX_PATH_CHARS, clip, resolve_inside
 
 #: name -> builder(load_level) for the built-in grids. Filled lazily to keep imports cheap.
 BUILTINS: dict[str, Callable[[float], pp.pandapowerNet]] = {}
@@ -26,12 +27,49 @@ def builtin_names() -> list[str]:
     return sorted(_builtins())
 
 
-def build_network(spec: str, base_dir: str | Path | None = None, load_level: float = 1.0) -> pp.pandapowerNet:
+def network_file(spec: str, base_dir: str | Path | None = None,
+                 network_root: str | Path | None = None) -> Path | None:
+    """The file a network ``spec`` names (relative paths taken relative to ``base_dir``), or None when ``spec``
+    is a built-in or ``pandapower:<case>``. With ``network_root``, the file must lie inside that folder once
+    ``..`` and symlinks are resolved. Raises NetworkError for an unknown spec or a file outside the root; does
+    not read the file."""
+    builtins = _builtins()
+    if spec in builtins or spec.startswith("pandapower:"):
+        return None
+    path = Path(spec)
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    if path.suffix.lower() not in importers_suffixes():
+        raise NetworkError(
+            f"unknown network '{clip(spec)}'{did_you_mean(spec, builtins)}: expected a built-in name "
+            f"({', '.join(sorted(builtins))}), 'pandapower:<case>' or a path to a .m or .json file"
+        )
+    if network_root is None:
+        return path
+    root = Path(network_root)
+    if not root.is_dir():
+        raise NetworkError(f"network root {clip(root, MAX_PATH_CHARS)} is not a folder")
+    if resolve_inside(path, root) is None:
+        raise NetworkError(f"network file {clip(path, MAX_PATH_CHARS)} is outside the network root "
+                           f"{clip(root.resolve(), MAX_PATH_CHARS)} (--network-root): only files inside it are "
+                           "read; move the file there or drop --network-root if you trust the scenario")
+    return path
+
+
+def importers_suffixes() -> tuple[str, ...]:
+    from gridsim.networks.importers import READERS
+
+    return tuple(READERS)
+
+
+def build_network(spec: str, base_dir: str | Path | None = None, load_level: float = 1.0, *,
+                  network_root: str | Path | None = None) -> pp.pandapowerNet:
     """Build the network named by ``spec``.
 
     ``spec`` is a built-in name (``dnipro-like``), ``pandapower:<case>`` (a function of
     ``pandapower.networks``, e.g. ``pandapower:case118``), or a path to a MATPOWER ``.m`` or pandapower
     ``.json`` file (relative paths are taken relative to ``base_dir``). Loads are scaled to ``load_level``.
+    With ``network_root`` (``gridsim run --network-root DIR``), a network file must lie inside that folder.
     """
     from gridsim.networks import importers
 
@@ -40,21 +78,13 @@ def build_network(spec: str, base_dir: str | Path | None = None, load_level: flo
     builtins = _builtins()
     if spec in builtins:
         return builtins[spec](load_level)
-    if spec.startswith("pandapower:"):
+    path = network_file(spec, base_dir, network_root)
+    if path is None:
         net = importers.load_pandapower_case(spec.split(":", 1)[1])
     else:
-        path = Path(spec)
-        if not path.is_absolute() and base_dir is not None:
-            path = Path(base_dir) / path
-        suffix = path.suffix.lower()
-        if suffix not in (".m", ".json"):
-            raise NetworkError(
-                f"unknown network '{spec}'{did_you_mean(spec, builtins)}: expected a built-in name "
-                f"({', '.join(sorted(builtins))}), 'pandapower:<case>' or a path to a .m or .json file"
-            )
         if not path.exists():
-            raise NetworkError(f"network file not found: {path}")
-        net = importers.load_matpower(path) if suffix == ".m" else importers.load_pandapower_json(path)
+            raise NetworkError(f"network file not found: {clip(path, MAX_PATH_CHARS)}")
+        net = importers.READERS[path.suffix.lower()](path)
     if load_level != 1.0:
         net.load["p_mw"] *= load_level
         net.load["q_mvar"] *= load_level

@@ -27,27 +27,48 @@ import pandas as pd
 import pandapower as pp
 
 from gridsim.errors import NetworkError, did_you_mean
+from gridsim.limits import MAX_NETWORK_BYTES, read_limited
 from gridsim.networks.normalise import FUELS, UNLIMITED_MVA, _num_text, normalise_net
+from gridsim.networks.vetting import check_matpower_text, check_pandapower_json, check_pandapower_tables
 
 MATPOWER_F_HZ = 50
 
 
 # ---------------------------------------------------------------------------------------------- readers
 
+def read_network_text(path: str | Path) -> str:
+    """The text of a network file: a regular file of at most MAX_NETWORK_BYTES, UTF-8 (or Latin-1 for a
+    MATPOWER case, whose comments are often in it). Raises NetworkError naming the file."""
+    path = Path(path)
+    raw = read_limited(path, MAX_NETWORK_BYTES, "MAX_NETWORK_BYTES", "network file",
+                       lambda message: NetworkError(f"{path}: {message}"))
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if path.suffix.lower() == ".m" and b"\0" not in raw:
+            return raw.decode("latin-1")
+        raise NetworkError(f"{path}: not a text file (byte 0x{raw[exc.start]:02x} at offset {exc.start}); expected "
+                           f"{'a MATPOWER case' if path.suffix.lower() == '.m' else 'pandapower JSON'}") from None
+
+
 def load_matpower(path: str | Path) -> pp.pandapowerNet:
-    """Read a MATPOWER ``.m`` case and normalise it; see the module docstring for the naming rules."""
+    """Read a MATPOWER ``.m`` case and normalise it; see the module docstring for the naming rules. The file is
+    checked first (``vetting.check_matpower_text``): a file that is not a MATPOWER case is a NetworkError."""
     from matpowercaseframes import CaseFrames
     from pandapower.converter.pypower import from_ppc
 
     path = Path(path)
+    text = read_network_text(path)
+    check_matpower_text(text, path)
     try:
         case = CaseFrames(str(path))
         net = from_ppc(_ppc(case), f_hz=MATPOWER_F_HZ)
-    except Exception as err:  # noqa: BLE001 - any parse failure is a bad network file
-        raise NetworkError(f"cannot read MATPOWER case {path}: {err}") from err
+    except Exception as err:  # noqa: BLE001 - the checks passed, yet the converters refuse it: still the file
+        raise NetworkError(f"{path}: the MATPOWER case could not be converted to a network; check that its "
+                           "tables follow MATPOWER case format version 2") from err
     bus_of = pd.Series(net.bus.index, index=case.bus["BUS_I"].astype(int).to_numpy())
     _tag_matpower_buses(net, case)
-    _tag_matpower_gens(net, case, bus_of, _read_genfuel(path, len(case.gen)))
+    _tag_matpower_gens(net, case, bus_of, _read_genfuel(text, len(case.gen)))
     _impedances_to_lines(net, case, bus_of)
     _tag_matpower_branches(net, case)
     net.load["name"] = "load " + net.bus.loc[net.load.bus, "name"].to_numpy()
@@ -59,13 +80,23 @@ def load_matpower(path: str | Path) -> pp.pandapowerNet:
 
 
 def load_pandapower_json(path: str | Path) -> pp.pandapowerNet:
-    """Read a pandapower ``.json`` file (``pandapower.to_json``) and normalise it."""
+    """Read a pandapower ``.json`` file (``pandapower.to_json``) and normalise it. The text is checked before
+    pandapower reads it (``vetting.check_pandapower_json``: the envelope and the module allow-list) and the
+    tables after (``vetting.check_pandapower_tables``); any problem is a NetworkError naming the file."""
     path = Path(path)
+    text = read_network_text(path)
+    check_pandapower_json(text, path)
     try:
-        net = pp.from_json(str(path))
-    except Exception as err:  # noqa: BLE001
-        raise NetworkError(f"cannot read pandapower JSON {path}: {err}") from err
+        net = pp.from_json_string(text, convert=True)
+    except Exception as err:  # noqa: BLE001 - pandapower's own refusal of a file that passed the checks
+        raise NetworkError(f"{path}: pandapower could not read this network (saved by an incompatible pandapower "
+                           "version, or edited by hand?); expected a file written by pandapower.to_json") from err
+    check_pandapower_tables(net, path)
     return normalise_net(net, f"pandapower-json:{path.name}")
+
+
+#: file extension -> reader; ``build_network`` dispatches on it
+READERS = {".m": load_matpower, ".json": load_pandapower_json}
 
 
 def pandapower_case_names() -> list[str]:
@@ -113,9 +144,9 @@ def _ppc(case) -> dict:
     return ppc
 
 
-def _read_genfuel(path: Path, n_gen: int) -> list[str]:
+def _read_genfuel(text: str, n_gen: int) -> list[str]:
     """``mpc.genfuel`` mapped to contract fuels (matpowercaseframes does not parse it), else "other"."""
-    match = re.search(r"mpc\.genfuel\s*=\s*\{(.*?)\}", path.read_text(errors="replace"), re.S)
+    match = re.search(r"mpc\.genfuel\s*=\s*\{(.*?)\}", text, re.S)
     fuels = re.findall(r"'([^']*)'", match.group(1)) if match else []
     if len(fuels) != n_gen:
         return ["other"] * n_gen

@@ -15,43 +15,69 @@ import yaml
 from pydantic import ValidationError
 
 from gridsim.errors import ScenarioError
+from gridsim.limits import MAX_OUTAGES, MAX_SCENARIO_BYTES, clip, limit_text, read_limited
 from gridsim.scenario.messages import translate
 from gridsim.scenario.schema import YAML_FORM, Scenario
 from gridsim.scenario.wording import show
 
 
-def load_scenario(path: str | PathLike[str]) -> Scenario:
-    """Read a scenario YAML file. Raises ScenarioError (and nothing else) for any problem with it."""
+def load_scenario(path: str | PathLike[str], *, network_root: str | PathLike[str] | None = None) -> Scenario:
+    """Read a scenario YAML file. Raises ScenarioError (and nothing else) for any problem with it.
+
+    Only a regular file of at most MAX_SCENARIO_BYTES is read (gridsim.limits). With ``network_root``, a
+    network given as a file path must lie inside that folder (after resolving ``..`` and symlinks), and the
+    scenario keeps the root (``Scenario.network_root``) for building its network.
+    """
     file = Path(path)
     try:
-        raw = file.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError("scenario file not found", file=str(file)) from None
-    except IsADirectoryError:
-        raise ScenarioError("is a directory, expected a scenario .yaml file", file=str(file)) from None
-    except (OSError, ValueError) as exc:
-        raise ScenarioError(f"cannot read the file: {exc}", file=str(file)) from None
+        raw = read_limited(file, MAX_SCENARIO_BYTES, "MAX_SCENARIO_BYTES", "scenario .yaml file",
+                           lambda message: ScenarioError(message, file=str(file)))
+    except ValueError as exc:   # e.g. a NUL character in the path
+        raise ScenarioError(f"cannot read the file: {exc}", file=clip(file)) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
         raise ScenarioError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); save the "
                             "file as UTF-8", file=str(file), line=line) from None
-    return _parse(text, label=str(file), source=file.absolute(), base_dir=file.absolute().parent)
+    scenario = _parse(text, label=str(file), source=file.absolute(), base_dir=file.absolute().parent)
+    return confine_network(scenario, network_root, str(file))
 
 
-def loads_scenario(text: str, source: str = "<string>", *, base_dir: str | PathLike[str] | None = None
-                   ) -> Scenario:
+def loads_scenario(text: str, source: str = "<string>", *, base_dir: str | PathLike[str] | None = None,
+                   network_root: str | PathLike[str] | None = None) -> Scenario:
     """Parse scenario YAML from a string. ``source`` names it in error messages; relative network paths
-    resolve against ``base_dir`` (default: the current working directory)."""
+    resolve against ``base_dir`` (default: the current working directory); ``network_root`` as in
+    :func:`load_scenario`."""
     if not isinstance(text, str):
         raise ScenarioError(f"expected YAML text, got {show(text)}", file=source)
+    if len(text) > MAX_SCENARIO_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_SCENARIO_BYTES:
+        raise ScenarioError(f"the text is longer than a scenario may be: {limit_text('MAX_SCENARIO_BYTES', 'bytes')}",
+                            file=source)
     folder = Path(base_dir) if base_dir is not None else Path.cwd()
-    return _parse(text, label=source, source=None, base_dir=folder.absolute())
+    return confine_network(_parse(text, label=source, source=None, base_dir=folder.absolute()), network_root,
+                           source)
+
+
+def confine_network(scenario: Scenario, network_root: str | PathLike[str] | None, label: str) -> Scenario:
+    """Check that the scenario's network file lies inside ``network_root`` and record the root on the scenario
+    (a no-op without a root). Raises ScenarioError located at ``network:``."""
+    if network_root is None:
+        return scenario
+    from gridsim.errors import NetworkError
+    from gridsim.networks import network_file
+
+    try:
+        network_file(scenario.network, scenario.base_dir, network_root)
+    except NetworkError as exc:
+        raise ScenarioError(str(exc), file=label, line=scenario.line_of("network"), key="network") from None
+    scenario._network_root = Path(network_root).resolve()
+    return scenario
 
 
 def _parse(text: str, *, label: str, source: Path | None, base_dir: Path) -> Scenario:
     root, reader = _compose(text, label)
+    _check_outage_count(root, label)
     if root is None:
         raise ScenarioError("the file is empty; a scenario needs at least `name:`", file=label)
     try:
@@ -74,11 +100,37 @@ def _parse(text: str, *, label: str, source: Path | None, base_dir: Path) -> Sce
     return scenario
 
 
+def _check_outage_count(root: yaml.Node | None, label: str) -> None:
+    """At most MAX_OUTAGES outage items, checked on the node tree before anything is built or validated."""
+    if not isinstance(root, yaml.MappingNode):
+        return
+    for key, value in root.value:
+        if isinstance(key, yaml.ScalarNode) and key.value == "outages" and isinstance(value, yaml.SequenceNode) \
+                and len(value.value) > MAX_OUTAGES:
+            raise ScenarioError(f"too many outage items: {len(value.value):,}; a scenario has "
+                                f"{limit_text('MAX_OUTAGES', 'items')} (use `select:` to take out many assets "
+                                "with one item)", file=label, line=key.start_mark.line + 1, key="outages")
+
+
+class _TagMarkingLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader that marks every node written with an explicit tag (``!!binary``, ``!!str``, ``!x``,
+    ``!``) with ``explicit_tag``: the composed node keeps only the resolved tag, which cannot tell ``!!str 5``
+    from ``"5"``."""
+
+    def compose_node(self, parent, index):  # noqa: ANN001, ANN201 - PyYAML's signature
+        event = self.peek_event()
+        tag = getattr(event, "tag", None) if not isinstance(event, yaml.AliasEvent) else None
+        node = super().compose_node(parent, index)
+        if tag is not None and node is not None:
+            node.explicit_tag = tag
+        return node
+
+
 def _compose(text: str, label: str) -> tuple[yaml.Node | None, _NodeReader]:
     """The YAML node tree (nodes keep their marks, hence line numbers), with syntax errors located."""
     loader = None
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _TagMarkingLoader(text)
         return loader.get_single_node(), _NodeReader(loader, label)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -104,14 +156,14 @@ _SCALAR_TAGS = {_TAG + t for t in ("null", "bool", "int", "float", "str", "times
 
 
 def _tag(node: yaml.Node) -> str:
-    return str(node.tag).replace(_TAG, "!!")
+    return clip(str(getattr(node, "explicit_tag", None) or node.tag).replace(_TAG, "!!"))
 
 
 class _NodeReader:
     """Builds plain Python data from a node tree, recording the 1-based line of every key path.
 
-    Rejects duplicate keys, merge keys and unusual tags; aliases are built once (no exponential blow-up)
-    and recursive aliases are an error.
+    Rejects duplicate keys, merge keys and every explicit tag (only plain scalars, lists and mappings are
+    accepted); aliases are built once (no exponential blow-up) and recursive aliases are an error.
     """
 
     def __init__(self, loader: yaml.SafeLoader, label: str):
@@ -129,6 +181,7 @@ class _NodeReader:
         if id(node) in self._active:
             raise self.error("a YAML alias refers to the mapping or list that contains it", node, path)
         self._active.add(id(node))
+        self._untagged(node, path)
         if isinstance(node, yaml.MappingNode):
             value: Any = self._mapping(node, path)
         elif isinstance(node, yaml.SequenceNode):
@@ -138,6 +191,12 @@ class _NodeReader:
         self._active.discard(id(node))
         self._built[id(node)] = value
         return value
+
+    def _untagged(self, node: yaml.Node, path: str) -> None:
+        if getattr(node, "explicit_tag", None) is not None:
+            what = {yaml.MappingNode: "mapping", yaml.SequenceNode: "list"}.get(type(node), "value")
+            raise self.error(f"unsupported YAML tag {_tag(node)}: a scenario holds only plain values, lists and "
+                             f"mappings; remove the tag and write the {what} itself", node, path)
 
     def _mapping(self, node: yaml.MappingNode, path: str) -> dict[str, Any]:
         if node.tag != _TAG + "map":
@@ -149,11 +208,12 @@ class _NodeReader:
                 raise self.error("YAML merge keys ('<<') are not supported; write the keys out", key_node, path)
             if not isinstance(key_node, yaml.ScalarNode):
                 raise self.error("a key must be plain text, not a list or mapping", key_node, path)
+            self._untagged(key_node, path)
             key = str(key_node.value)  # as written: `yes:` is the key 'yes', not True
             sub = f"{path}.{key}" if path else key
             line = key_node.start_mark.line + 1
             if key in out:
-                raise self.error(f"duplicate key '{key}' (first at line {first[key]}); keep only one",
+                raise self.error(f"duplicate key '{clip(key)}' (first at line {first[key]}); keep only one",
                                  key_node, sub)
             first[key] = line
             self.lines.setdefault(sub, line)
@@ -178,4 +238,4 @@ class _NodeReader:
         try:
             return self.loader.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, KeyError, TypeError, OverflowError) as exc:
-            raise self.error(f"cannot read the value {str(node.value)[:60]!r} ({exc})", node, path) from None
+            raise self.error(f"cannot read the value {clip(node.value)!r} ({clip(exc)})", node, path) from None

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from gridsim.errors import ScenarioError, did_you_mean
-from gridsim.scenario.schema import OUTAGE_KINDS, Scenario, Selector, nearest_line
+from gridsim.limits import limit_text
+from gridsim.scenario.schema import FIELD_LIMITS, OUTAGE_KINDS, Scenario, Selector, nearest_line
 from gridsim.scenario.wording import bounds_text, show, unknown_key, unwrap_optional
 
 
@@ -20,6 +21,8 @@ def translate(exc: ValidationError, data: dict[str, Any], lines: dict[str, int],
     for err in exc.errors(include_url=False):
         ctx = err.get("ctx") or {}
         loc = tuple(err["loc"]) + ((ctx["subkey"],) if ctx.get("subkey") else ())
+        if err["type"] == "missing" and _written_in_other_case(loc, data):
+            continue   # the unknown-key problem of the miscased key says it, with the did-you-mean
         path = _yaml_path(loc, data)
         line = nearest_line(lines, path)
         problems.append((line or 0, path, _message(err, loc), line))
@@ -30,6 +33,21 @@ def translate(exc: ValidationError, data: dict[str, Any], lines: dict[str, int],
     if len(problems) > 6:
         message += f"\n  and {len(problems) - 6} more problems"
     return ScenarioError(message, file=label, line=line, key=path or None)
+
+
+def _written_in_other_case(loc: tuple[Any, ...], data: Any) -> bool:
+    """Whether the mapping that misses the key ``loc[-1]`` holds it in another case (``Name:`` for ``name:``)."""
+    node = data
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+        else:
+            part = str(part)
+            if part == "target" and isinstance(node, dict):
+                part = next((k for k in node if k in OUTAGE_KINDS), part)
+            node = node.get(part) if isinstance(node, dict) else None
+    name = str(loc[-1]).lower() if loc else ""
+    return isinstance(node, dict) and any(str(k).lower() == name and k != loc[-1] for k in node)
 
 
 def _yaml_path(loc: tuple[Any, ...], data: Any) -> str:
@@ -81,6 +99,13 @@ def _message(err: Any, loc: tuple[Any, ...]) -> str:
         return f"required key is missing: expected {_expected(name, field)}"
     if kind == "string_too_short":
         return "expected a non-empty text"
+    if kind in ("string_too_long", "too_long"):
+        size = len(value) if isinstance(value, (list, tuple)) else len(str(value))
+        unit = "characters" if kind == "string_too_long" else "items"
+        limit = FIELD_LIMITS.get(name)
+        allowed = limit_text(limit, unit) if limit else f"at most {ctx.get('max_length')} {unit}"
+        got = f"; got {show(value)}" if not isinstance(value, (list, tuple)) else ""
+        return f"too long: {size:,} {unit}, {name} has {allowed}{got}"
     hint = ""
     if isinstance(value, str) and field is not None and unwrap_optional(field.annotation) is float:
         if value.strip().endswith("%") and not name.endswith("_pct"):

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any, Literal, get_args, get_origin
 
+import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from gridsim.limits import LIMITS
 from gridsim.scenario.schema import KIND_DOCS, Outage, Scenario, Selector
 from gridsim.scenario.wording import bounds_text, unwrap_optional
 
@@ -26,8 +28,18 @@ def schema_markdown() -> str:
            "| key | value | takes out |", "|---|---|---|"]
     out += [f"| `{kind}` | {_cell(value)} | {_cell(text)} |" for kind, (value, text) in KIND_DOCS.items()]
     out += ["", "and optionally:", "", *_table(Outage, skip=("kind", "target", "select", "line")), "",
-            "### Selector: the mapping under `select`", "", *_table(Selector, skip=()), ""]
+            "### Selector: the mapping under `select`", "", *_table(Selector, skip=()), "", *_limits(), ""]
     return "\n".join(out)
+
+
+def _limits() -> list[str]:
+    rows = ["### Limits", "",
+            "Every input is bounded; going over a limit is an error (exit code 2) that names the limit, raised "
+            "before the rest of the input is read or run. Only regular files are read: a device (`/dev/zero`), "
+            "a FIFO or a socket given as a scenario or network file is an error before anything is read.", "",
+            "| limit | value | bounds |", "|---|---|---|"]
+    rows += [f"| `{name}` | {value:,} | {_cell(text)} |" for name, (value, text) in LIMITS.items()]
+    return rows
 
 
 def _table(model: type[BaseModel], skip: tuple[str, ...]) -> list[str]:
@@ -41,6 +53,14 @@ def _table(model: type[BaseModel], skip: tuple[str, ...]) -> list[str]:
 
 
 def _type_text(name: str, field: FieldInfo) -> str:
+    longest = next((m.max_length for m in field.metadata if isinstance(m, annotated_types.MaxLen)), None)
+    text = _base_type_text(name, field)
+    if longest is None:
+        return text
+    return f"{text}, at most {longest:,} {'items' if text.startswith('list') else 'characters'}"
+
+
+def _base_type_text(name: str, field: FieldInfo) -> str:
     annotation = unwrap_optional(field.annotation)
     if get_origin(annotation) is Literal:
         return " | ".join(f"`{a}`" for a in get_args(annotation))
@@ -49,6 +69,8 @@ def _type_text(name: str, field: FieldInfo) -> str:
         return f"number, {bounds}" if bounds else "number"
     if get_origin(annotation) is list:
         return "list of outages"
+    if get_origin(annotation) is dict:
+        return "mapping of fuel to number"
     return {str: "text"}.get(annotation, getattr(annotation, "__name__", str(annotation)))
 
 
@@ -56,7 +78,7 @@ def _default_text(field: FieldInfo) -> str:
     if field.is_required():
         return "required"
     if field.default_factory is not None:
-        return "`[]`"
+        return f"`{field.default_factory()}`"
     if field.default is None:
         return "none"
     if field.default == "":

@@ -15,6 +15,7 @@ from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo,
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
+from gridsim.limits import MAX_NAME_CHARS, MAX_OUTAGES, MAX_PATH_CHARS, MAX_TEXT_CHARS, limit_text
 from gridsim.scenario.wording import show, unknown_key
 
 OutageKind = Literal["plant", "unit", "substation", "line", "transformer", "interconnector",
@@ -46,6 +47,11 @@ KIND_DOCS: dict[str, tuple[str, str]] = {
     "select": ("selector mapping", "every asset that matches the selector (see the Selector table)"),
 }
 
+#: field name -> the limit (gridsim.limits) its length is held to; messages name the limit
+FIELD_LIMITS: dict[str, str] = {"name": "MAX_NAME_CHARS", "region": "MAX_NAME_CHARS", "target": "MAX_NAME_CHARS",
+                                "description": "MAX_TEXT_CHARS", "network": "MAX_PATH_CHARS",
+                                "outages": "MAX_OUTAGES"}
+
 YAML_FORM = "yaml_form"  # validation-context flag: outages are in the YAML form, never the model form
 
 
@@ -66,12 +72,13 @@ class Selector(BaseModel):
     kind: SelectorKind = Field(description="kind of asset to match: " + ", ".join(SELECTOR_KINDS))
     fuel: Fuel | None = Field(None, description="fuel of the units (plant, unit, interconnector only): "
                                                 + ", ".join(FUELS))
-    region: str | None = Field(None, description="region name (MATPOWER networks: `area N`)")
+    region: str | None = Field(None, max_length=MAX_NAME_CHARS, description="region name (MATPOWER networks: "
+                                                                            "`area N`)")
     voltage_kv: float | None = _number("nominal voltage in kV: of the bus a unit or load is connected to, "
                                        "a line's from-bus, a transformer's high-voltage side; a substation "
                                        "matches when any of its buses has it", None, gt=0)
-    name: str | None = Field(None, description="shell-style glob on the asset name (`*`, `?`, `[abc]`), "
-                                               "e.g. `\"*HPP*\"`")
+    name: str | None = Field(None, max_length=MAX_NAME_CHARS,
+                             description="shell-style glob on the asset name (`*`, `?`, `[abc]`), e.g. `\"*HPP*\"`")
 
     @model_validator(mode="after")
     def _fuel_only_for_generation(self) -> Selector:
@@ -169,6 +176,9 @@ class Outage(BaseModel):
             raise _error(f"expected a name or a whole number, got {show(value)}")
         if isinstance(value, str) and not value.strip():
             raise _error("expected a name, got an empty text")
+        if isinstance(value, str) and len(value) > MAX_NAME_CHARS:
+            raise _error(f"a name of {len(value):,} characters is too long: names have "
+                         f"{limit_text('MAX_NAME_CHARS', 'characters')}; got {show(value)}")
         if isinstance(value, int) and value < 0:
             raise _error(f"expected a name or a number ≥ 0, got {value}")
         return value
@@ -219,9 +229,10 @@ class Scenario(BaseModel):
 
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
-    name: str = Field(min_length=1, description="short title used in reports and output names")
-    description: str = Field("", description="free text: what happens and why")
-    network: str = Field("dnipro-like", min_length=1, description=(
+    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS,
+                      description="short title used in reports and output names")
+    description: str = Field("", max_length=MAX_TEXT_CHARS, description="free text: what happens and why")
+    network: str = Field("dnipro-like", min_length=1, max_length=MAX_PATH_CHARS, description=(
         "the grid: a built-in name (`dnipro-like`), `pandapower:<case>` (e.g. `pandapower:case118`), or a "
         "path to a MATPOWER `.m` or pandapower `.json` file (relative paths: relative to the scenario file)"))
     load_level: float = _number("demand as a fraction of peak demand (1.0: peak; scales every load's MW and "
@@ -247,8 +258,8 @@ class Scenario(BaseModel):
         "available fraction (0..1) of nameplate capacity by fuel, e.g. `{solar: 0.0, wind: 0.3}`; overrides "
         "the network's own table fuel by fuel (the built-in grid: a winter evening peak, see "
         "docs/metrics.md; MATPOWER and pandapower networks: 1.0 for every fuel)"))
-    outages: list[Outage] = Field(default_factory=list, description="assets knocked out or derated, in order "
-                                                                    "(see the Outage tables)")
+    outages: list[Outage] = Field(default_factory=list, max_length=MAX_OUTAGES,
+                                  description="assets knocked out or derated, in order (see the Outage tables)")
 
     _source: Path | None = PrivateAttr(None)
     _base_dir: Path | None = PrivateAttr(None)

@@ -9,6 +9,7 @@ import annotated_types
 from pydantic.fields import FieldInfo
 
 from gridsim.errors import did_you_mean
+from gridsim.limits import MAX_QUOTE_CHARS, clip
 
 
 def show(value: Any) -> str:
@@ -18,7 +19,9 @@ def show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return repr(value if len(value) <= 60 else value[:57] + "...")
+        if len(value) <= MAX_QUOTE_CHARS:
+            return repr(value)
+        return f"{value[:MAX_QUOTE_CHARS - 3] + '...'!r} ({len(value):,} characters)"
     if isinstance(value, int):
         return str(value) if abs(value) < 10**30 else "a huge number"
     if isinstance(value, float):
@@ -31,9 +34,15 @@ def show(value: Any) -> str:
 
 
 def unknown_key(key: str, allowed: tuple[str, ...] | list[str], help_text: str) -> str:
-    """"unknown key 'plnat'; did you mean 'plant'? (an outage is ...)" or "unknown key 'x'; expected ..."."""
+    """"unknown key 'plnat'; did you mean 'plant'? (an outage is ...)" or "unknown key 'x'; expected ...";
+    a key that differs from a known key only in case: "unknown key 'Name'; keys are case-sensitive: did you
+    mean 'name'?"."""
+    same = [a for a in allowed if a.lower() == str(key).lower()]
+    if same:
+        return f"unknown key '{clip(key)}'; keys are case-sensitive: did you mean '{same[0]}'?"
     suggestion = did_you_mean(key, allowed)
-    return f"unknown key '{key}'{suggestion} ({help_text})" if suggestion else f"unknown key '{key}'; {help_text}"
+    shown = clip(key)
+    return f"unknown key '{shown}'{suggestion} ({help_text})" if suggestion else f"unknown key '{shown}'; {help_text}"
 
 
 def unwrap_optional(annotation: Any) -> Any:
