@@ -42,11 +42,39 @@ def check_invariants(result: Result, tol_mw: float = 1e-6) -> None:
         for col in ("demand_mw", "served_mw", "unserved_mw"):
             if not close(table_total[col].sum(), result.summary[col]):
                 problems.append(f"summary {col} != sum over {name}s")
+    problems += _power_checks(result, tol_mw)
     by_cause = result.summary["unserved_by_cause_mw"]
     if not close(sum(by_cause.values()), result.summary["unserved_mw"]):
         problems.append("summary unserved_by_cause_mw does not add up to unserved_mw")
     if problems:
         raise InvariantError("; ".join(problems))
+
+
+#: tolerance of the power checks: a unit's output over its capacity, and generation against served + losses
+POWER_TOL_MW = 0.1
+
+
+def _power_checks(result: Result, tol_mw: float) -> list[str]:
+    """No unit above its available capacity; per energised island, generation == served + losses (AC) or
+    == served (DC), from the reported tables: a state reported is a solved state."""
+    problems = []
+    gens, isl = result.generators, result.islands
+    if len(gens) and "available_mw" in gens:
+        over = gens[gens["p_mw"] > gens["available_mw"] + POWER_TOL_MW]
+        if len(over):
+            problems.append(f"units above their available capacity: {list(over.index[:5])}")
+    if not {"generation_mw", "losses_mw"} <= set(isl.columns):
+        return problems
+    served = result.loads.groupby("island")["served_mw"].sum()
+    for i, row in isl.iterrows():
+        if not bool(row["energised"]) or row["status"] in ("diverged", "dead") or int(i) < 0:
+            continue
+        ac = result.summary.get("solver") == "ac" and row["status"] in ("converged", "violated")
+        expect = float(served.get(i, 0.0)) + (float(row["losses_mw"]) if ac else 0.0)
+        if abs(float(row["generation_mw"]) - expect) > max(POWER_TOL_MW, 1e-6 * expect):
+            problems.append(f"island {i}: generation {row['generation_mw']:.3f} MW != served + losses "
+                            f"{expect:.3f} MW (a reported state that was not solved)")
+    return problems
 
 
 def top_unserved_loads(result: Result, n: int = 10) -> pd.DataFrame:

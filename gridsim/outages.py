@@ -2,7 +2,12 @@
 
 Outages are status flags on a copy (``in_service = False``) and reduced ``max_p_mw``; nothing is deleted and
 the caller's network is never touched. A destroyed bus takes everything connected to it out of service;
-its loads stay in service as *demand* (they are counted, and lost as isolated).
+its loads stay in service as *demand* (they are counted, and lost as isolated). A load hit directly (a
+``select: {kind: load}`` outage) is likewise kept as demand but marked ``disconnected``: no island serves it,
+and its demand is lost with cause ``isolated``.
+
+Consequential switching: a shunt reactor (``shunt.q_mvar > 0``) at a bus whose lines are all out is
+switched off with them (it exists to absorb those lines' charging); recorded with action ``switched off``.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ def apply_outages(net, outages: Sequence, source=None) -> tuple[object, AppliedO
     """
     resolved = [(o, resolve_outage(net, o, i, source)) for i, o in enumerate(outages)]
     damaged = copy.deepcopy(net)
+    damaged.load["disconnected"] = damaged.load.get("disconnected", False)
+    damaged.load["disconnected"] = damaged.load["disconnected"].fillna(False).astype(bool)
     rows: list[dict] = []
     destroyed: set[int] = set()
     seen_out: set[tuple[str, int]] = set()
@@ -68,7 +75,9 @@ def apply_outages(net, outages: Sequence, source=None) -> tuple[object, AppliedO
         if (table, idx) in seen_out or not bool(damaged[table].at[idx, "in_service"]):
             return
         seen_out.add((table, idx))
-        if table != "load":
+        if table == "load":
+            damaged.load.at[idx, "disconnected"] = True
+        else:
             damaged[table].at[idx, "in_service"] = False
         cap = float(damaged.gen.at[idx, "max_p_mw"]) if table == "gen" else np.nan
         rows.append({"asset": asset, "asset_kind": asset_kind, "element_kind": _KIND_OF_TABLE.get(table, table),
@@ -88,6 +97,7 @@ def apply_outages(net, outages: Sequence, source=None) -> tuple[object, AppliedO
                 else:
                     take_out(table, idx, label, m.asset_kind)
 
+    rows += _switch_reactors(net, damaged)
     table = pd.DataFrame(rows, columns=OUTAGE_COLUMNS)
     return damaged, AppliedOutages(table, np.array(sorted(destroyed), dtype=int))
 
@@ -123,6 +133,29 @@ def _destroy_bus(net, bus: int, label: str, kind: str, take_out) -> None:
         sw = net.switch
         bb = (sw["et"] == "b") & ((sw["bus"] == bus) | (sw["element"] == bus))
         net.switch.loc[bb, "closed"] = False
+
+
+def _switch_reactors(base, net) -> list[dict]:
+    """Switch off in-service shunt reactors at buses that had lines in the undamaged net and have none now."""
+    if "shunt" not in net or not len(net.shunt) or not len(net.line):
+        return []
+    sh = net.shunt
+    cand = sh.index[sh["in_service"].astype(bool) & (sh["q_mvar"].astype(float) > 0)]
+    if not len(cand):
+        return []
+    ends = lambda line: pd.concat([line["from_bus"], line["to_bus"]])  # noqa: E731
+    had = set(ends(base.line[base.line["in_service"].astype(bool)]).tolist())
+    has = set(ends(net.line[net.line["in_service"].astype(bool)]).tolist())
+    rows = []
+    for idx in cand:
+        bus = int(sh.at[idx, "bus"])
+        if bus in had and bus not in has and bool(net.bus.at[bus, "in_service"]):
+            sh.at[idx, "in_service"] = False
+            rows.append({"asset": f"consequence: lines at {_element_name(net, 'bus', bus)} out",
+                         "asset_kind": "switching", "element_kind": "shunt",
+                         "element": _element_name(net, "shunt", idx), "action": "switched off",
+                         "capacity_before_mw": np.nan, "capacity_after_mw": np.nan})
+    return rows
 
 
 def _element_name(net, table: str, idx: int) -> str:

@@ -64,6 +64,33 @@ def simulate(scenario, net=None, progress: Progress | None = None) -> Result:
     return result
 
 
+def add_island_power(islands_df, gens, flow) -> None:
+    """Per island: generation, losses (AC; 0 in DC) and reserve (available capacity less output), in MW."""
+    on = gens[gens["island"] >= 0]
+    gen = on.groupby("island")["p_mw"].sum()
+    head = (on["available_mw"] - on["p_mw"]).clip(lower=0.0).groupby(on["island"]).sum()
+    idx = islands_df.index
+    islands_df["generation_mw"] = gen.reindex(idx, fill_value=0.0).to_numpy()
+    islands_df["losses_mw"] = [float(flow.losses_mw.get(int(i), 0.0)) if int(i) >= 0 else 0.0 for i in idx]
+    islands_df["reserve_mw"] = head.reindex(idx, fill_value=0.0).to_numpy()
+
+
+def unmodelled_notes(net) -> list[str]:
+    """Elements of the network that the simulation leaves out, with their MW, so nothing is dropped silently."""
+    notes = []
+    st = net["storage"] if "storage" in net else None
+    if st is not None and len(st) and st["in_service"].astype(bool).any():
+        on = st[st["in_service"].astype(bool)]
+        mw = float(on["max_p_mw"].abs().fillna(on["p_mw"].abs()).sum()) if "max_p_mw" in on else float(on["p_mw"].abs().sum())
+        notes.append(f"not modelled: {len(on)} storage unit(s), {mw:.1f} MW, left out of the power flow, the balance "
+                     "and the optimal shedding")
+    imp = net["impedance"] if "impedance" in net else None
+    if imp is not None and len(imp) and imp["in_service"].astype(bool).any():
+        notes.append(f"not modelled: ratings of {int(imp['in_service'].astype(bool).sum())} impedance branch(es) "
+                     "(they carry flow, but their loading is never checked)")
+    return notes
+
+
 def prepare_network(scenario, net=None):
     """The undamaged network a scenario runs on: ``net`` (never modified) or the scenario's network built
     fresh, with the availability in force (the network's own table, overridden by the scenario's
@@ -79,9 +106,11 @@ def assemble(scenario, base, applied, outcome, response: str) -> Result:
     loads = asm.load_table(net, bal, islands, outcome.extra_unserved)
     regions = asm.region_table(net, loads)
     islands_df = asm.island_table(net, islands, loads, flow)
+    gens = asm.generator_table(base, net, islands, flow)
+    add_island_power(islands_df, gens, flow)
     branches = asm.branch_table(base, net, flow, outcome.ratings, outcome.tripped)
     summary = asm.summary_dict(scenario, loads, regions, islands_df, branches, applied, flow, response)
-    summary["notes"] = list(outcome.notes)
+    summary["notes"] = list(outcome.notes) + unmodelled_notes(net)
     if any(getattr(o, "at_h", 0) or getattr(o, "repair_h", None) for o in scenario.outages):
         summary["notes"].append("strike and repair times (at_h, repair_h) are recorded but this snapshot "
                                 "treats every outage as simultaneous and unrepaired")
@@ -91,5 +120,5 @@ def assemble(scenario, base, applied, outcome, response: str) -> Result:
     return Result(
         scenario_name=scenario.name, network_name=str(scenario.network), summary=summary, loads=loads,
         regions=regions, islands=islands_df, buses=asm.bus_table(net, islands, applied, flow),
-        branches=branches, generators=asm.generator_table(base, net, islands, flow),
+        branches=branches, generators=gens,
         outages=applied.table, cascade_steps=steps if steps is not None else pd.DataFrame())

@@ -46,6 +46,15 @@ class Islands:
     def energised(self) -> list[Island]:
         return [i for i in self.islands if i.energised]
 
+    def without_buses(self, buses) -> "Islands":
+        """The same islands (same ids) with ``buses`` de-energised (island -1): for an empty dead end that
+        operators disconnect. The buses must carry no load of the island and no unit."""
+        drop = np.asarray(list(buses))
+        out = [dataclasses.replace(i, buses=i.buses[~np.isin(i.buses, drop)]) for i in self.islands]
+        bus_island = self.bus_island.copy()
+        bus_island.loc[drop] = -1
+        return Islands(out, bus_island)
+
     def with_slack(self, slack: dict[int, int]) -> "Islands":
         """The same islands with the slack of each island named in ``slack`` (island id -> gen) replaced."""
         return Islands([dataclasses.replace(i, slack=slack[i.id]) if i.id in slack and i.energised else i
@@ -110,6 +119,8 @@ def find_islands(net) -> Islands:
 
     load = net.load
     load_on = load["in_service"].astype(bool).to_numpy()
+    if "disconnected" in load.columns:      # hit by the damage itself: demand kept, never served
+        load_on &= ~load["disconnected"].fillna(False).astype(bool).to_numpy()
     load_lab = labels[pos.loc[load["bus"]].to_numpy()] if len(load) else np.zeros(0, int)
     gen = net.gen
     gen_ok = gen["in_service"].astype(bool).to_numpy() & (gen["max_p_mw"].to_numpy() > 1e-9)

@@ -2,9 +2,10 @@
 
 Step 0 is the damaged grid with the usual balance (isolation and deficit shedding). Then, step by step:
 every branch loaded above ``trip_threshold_pct`` of its (emergency) rating trips at once; the islands
-re-form; an island short of generation sheds load in under-frequency stages (whole stages of
-``UFLS_STAGE`` of its demand, as relays do, not the exact shortfall); the flows are solved again. The loop
-ends when nothing else trips. Demand lost beyond step 0 is attributed to the cause ``cascade``.
+re-form; each island is balanced by the same rule as step 0 (an island short of generation sheds its
+exact shortfall, with the loss allowance its buses had before where it is unchanged); the flows are solved
+again. The loop ends when nothing else trips. One rule at every step, so demand lost beyond step 0 (cause
+``cascade``) is only what the trips caused: a trip that changes neither islands nor supply moves nothing.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from gridsim.balance import balance
 from gridsim.solvers.response import Outcome, _ratings
 from gridsim.topology import find_islands
 
-#: under-frequency load shedding stage, as a fraction of an island's demand
-UFLS_STAGE = 0.10
 MAX_STEPS = 50
 STEP_COLUMNS = ["step", "tripped", "n_tripped", "max_loading_percent", "islands", "energised_islands",
                 "unserved_mw", "unserved_cascade_mw"]
@@ -29,7 +28,9 @@ def respond_cascade(net, islands, bal, scenario, solve) -> Outcome:
     flow, bal = solve(net, islands, bal, scenario.shedding)
     initial = bal.demand_mw - bal.served_mw
     iso0, def0 = bal.isolated_mw.copy(), bal.deficit_mw.copy()
-    allowance = max(bal.loss_allowance.values(), default=0.0)
+    default_allowance = max(bal.loss_allowance.values(), default=0.0)
+    allowance_by_buses = {frozenset(i.buses.tolist()): bal.loss_allowance.get(i.id, default_allowance)
+                          for i in islands.energised}
     tripped: set[tuple[str, int]] = set()
     steps = [_step_row(0, [], net, ratings, flow, islands, bal, initial)]
     for k in range(1, MAX_STEPS + 1):
@@ -42,7 +43,9 @@ def respond_cascade(net, islands, bal, scenario, solve) -> Outcome:
             tripped.add((table, idx))
             names.append(str(net[table].at[idx, "name"]))
         islands = find_islands(net)
-        bal = balance(net, islands, scenario.shedding, allowance, ufls_stage=UFLS_STAGE)
+        per_island = {i.id: allowance_by_buses.get(frozenset(i.buses.tolist()), default_allowance)
+                      for i in islands.energised}
+        bal = balance(net, islands, scenario.shedding, default_allowance, per_island_allowance=per_island)
         islands = islands.with_slack(bal.slack)
         flow, bal = solve(net, islands, bal, scenario.shedding)
         steps.append(_step_row(k, names, net, ratings, flow, islands, bal, initial, over))

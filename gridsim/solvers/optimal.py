@@ -23,7 +23,8 @@ made to spread shedding proportionally. Priority weights (``load.priority``) mak
 
 Modelled: lines, 2- and 3-winding transformers, impedances, impedance bus-bus switches (their limits where
 the net has them, see ``build_dc_model``); generation from in-service ``gen``, ``sgen`` and ``ext_grid``;
-demand from in-service ``load``. Not modelled: shunts, wards, storage, DC lines, min outputs and costs.
+demand from in-service ``load``. Not modelled: shunts, wards, storage, DC lines, min outputs. Costs only
+break ties among least-shed solutions (``cost``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from scipy.sparse.csgraph import connected_components
 from gridsim.solvers.dcmodel import DCModel, build_dc_model
 
 #: scipy's LP/MILP status codes -> the status gridsim reports
+#: weight of the merit-order cost against the cheapest MW of shed (per MW of generation)
+COST_EPSILON = 1e-4
 _STATUS = {0: "optimal", 1: "iteration_limit", 2: "infeasible", 3: "unbounded", 4: "numerical_error"}
 
 
@@ -75,7 +78,8 @@ class OptimalShedResult:
 def optimal_shed(net: pp.pandapowerNet, buses: Iterable[int] | None = None, *,
                  demand_mw: pd.Series | Mapping | None = None, capacity_mw: pd.Series | Mapping | None = None,
                  weights: pd.Series | Mapping | None = None, rating: str = "rate_a",
-                 emergency_factor: float = 1.0, model: DCModel | None = None) -> OptimalShedResult:
+                 emergency_factor: float = 1.0, model: DCModel | None = None,
+                 cost: pd.Series | Mapping | None = None) -> OptimalShedResult:
     """Minimum weighted load shed on the island ``buses`` (pandapower bus indices; ``None``: the whole net).
 
     - ``demand_mw``: per load index, replaces ``load.p_mw`` for the loads it names.
@@ -84,6 +88,9 @@ def optimal_shed(net: pp.pandapowerNet, buses: Iterable[int] | None = None, *,
     - ``weights``: per load index (a Series; loads it does not name weigh 1), or a mapping
       ``{priority: weight}`` applied through ``load.priority`` (e.g. ``{1: 100, 2: 10, 3: 1}``).
     - ``rating``/``emergency_factor``: branch limits (``build_dc_model``).
+    - ``cost``: merit-order cost per ``gen`` index (or ``(element, index)``); a secondary objective, scaled so
+      that no saving in cost ever buys a MW of shed (``COST_EPSILON``): the shed is the same with or without
+      it, the dispatch is the cheapest among the least-shed ones rather than an arbitrary vertex.
     - ``model``: a ``DCModel`` of ``net`` built once and reused for every island of the same damaged net
       (it must have been built with the same ``rating`` and ``emergency_factor``).
 
@@ -100,7 +107,8 @@ def optimal_shed(net: pp.pandapowerNet, buses: Iterable[int] | None = None, *,
     demand = _demand(net, model, isl["loads"], demand_mw)
     cap = _capacity(model, isl["gens"], capacity_mw)
     w = _weights(net, model.load_index[isl["loads"]], weights)
-    problem = _assemble(model, isl, demand, cap, w)
+    gcost = _gen_cost(model, isl["gens"], cost, float(w.min()) if len(w) else 1.0)
+    problem = _assemble(model, isl, demand, cap, w, gcost)
     build = time.perf_counter() - t0
 
     n_th, n_g = len(isl["buses"]), len(cap)
@@ -150,7 +158,23 @@ def _island(model: DCModel, buses) -> dict[str, np.ndarray]:
             "loads": np.flatnonzero(inside[model.load_bus]), "gens": np.flatnonzero(inside[model.gen_bus])}
 
 
-def _assemble(model: DCModel, isl: dict, demand: np.ndarray, cap: np.ndarray, w: np.ndarray):
+def _gen_cost(model: DCModel, gens: np.ndarray, cost, min_weight: float) -> np.ndarray:
+    """Objective coefficients of the units: cost scaled so that a MW of generation costs at most
+    ``COST_EPSILON`` of the cheapest MW of shed (a redispatch would have to move 10,000 MW per MW of shed
+    before the cost term could buy shed)."""
+    if cost is None or not len(gens):
+        return np.zeros(len(gens))
+    given = pd.Series(cost, dtype=float)
+    if not isinstance(given.index, pd.MultiIndex):
+        given.index = pd.MultiIndex.from_arrays([np.full(len(given), "gen", dtype=object), given.index])
+    c = np.nan_to_num(given.reindex(model.gens[gens]).to_numpy(), nan=0.0)
+    c = c - min(0.0, float(c.min()))
+    top = float(c.max())
+    return c * (COST_EPSILON * min_weight / top) if top > 0 else c
+
+
+def _assemble(model: DCModel, isl: dict, demand: np.ndarray, cap: np.ndarray, w: np.ndarray,
+              gcost: np.ndarray | None = None):
     """Objective, constraints and bounds of the LP in variable order [theta, pg, shed]; None if trivial."""
     buses, br = isl["buses"], isl["branches"]
     n, m, g, l = len(buses), len(br), len(cap), len(demand)
@@ -187,7 +211,7 @@ def _assemble(model: DCModel, isl: dict, demand: np.ndarray, cap: np.ndarray, w:
     th_hi = np.full(n, np.inf)
     th_lo[ref] = th_hi[ref] = 0.0
     bounds = Bounds(np.concatenate([th_lo, np.zeros(g + l)]), np.concatenate([th_hi, cap, demand]))
-    c = np.concatenate([np.zeros(n + g), w])
+    c = np.concatenate([np.zeros(n), np.zeros(g) if gcost is None else gcost, w])
     return c, LinearConstraint(a, lb, ub), bounds
 
 

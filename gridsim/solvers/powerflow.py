@@ -8,7 +8,6 @@ back to DC (or is marked ``diverged``) without taking the others with it (VeraGr
 from __future__ import annotations
 
 import copy
-import importlib.util
 import warnings
 from dataclasses import dataclass, field
 
@@ -19,11 +18,12 @@ import pandapower as pp
 from gridsim.balance import Balance, balance_island
 from gridsim.topology import Islands
 
-NUMBA = importlib.util.find_spec("numba") is not None
+#: numba is never used: its compile time (2-3 s per process) would be paid by every one-shot run
+NUMBA = False
 #: island status values, best first
-STATUSES = ("converged", "fallback-dc", "diverged", "dead")
+STATUSES = ("converged", "violated", "fallback-dc", "diverged", "dead")
 #: slack output above its available capacity that triggers re-balancing with more loss allowance (MW)
-SLACK_TOLERANCE_MW = 1.0
+SLACK_TOLERANCE_MW = 0.1
 AC_LOSS_ALLOWANCE = 0.02
 #: whether generators hold their voltage only within their reactive limits. Off (pandapower's default):
 #: with limits enforced, heavily damaged grids (winter-salvo) stop converging in AC and fall back to DC,
@@ -42,7 +42,10 @@ class Flow:
     trafo_p_hv_mw: pd.Series
     trafo_loading_percent: pd.Series
     gen_p_mw: pd.Series
-    messages: dict[int, str] = field(default_factory=dict)   # island id -> why it fell back
+    messages: dict[int, str] = field(default_factory=dict)   # island id -> why it fell back / what is violated
+    ac: bool = False                                         # solved with the AC power flow (where converged)
+    trafo3w_loading_percent: pd.Series | None = None         # per trafo3w (NaN where not solved)
+    losses_mw: dict[int, float] = field(default_factory=dict)  # island id -> branch + shunt losses (MW)
 
 
 def _prepare(net, islands: Islands, bal: Balance):
@@ -79,10 +82,10 @@ def _run(work, ac: bool) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if ac:
-            pp.runpp(work, numba=NUMBA, init="auto", max_iteration=30, calculate_voltage_angles=True,
+            pp.runpp(work, numba=False, init="auto", max_iteration=30, calculate_voltage_angles=True,
                       enforce_q_lims=ENFORCE_Q_LIMS)
         else:
-            pp.rundcpp(work, numba=NUMBA)
+            pp.rundcpp(work, numba=False)
 
 
 def _read(work, flow: Flow, buses: np.ndarray | None) -> None:
@@ -92,18 +95,45 @@ def _read(work, flow: Flow, buses: np.ndarray | None) -> None:
     flow.vm_pu.loc[sel_b] = rb.loc[sel_b, "vm_pu"].to_numpy()
     for table, p_col, out_p, out_l, cols in (
             ("line", "p_from_mw", flow.line_p_from_mw, flow.line_loading_percent, ("from_bus", "to_bus")),
-            ("trafo", "p_hv_mw", flow.trafo_p_hv_mw, flow.trafo_loading_percent, ("hv_bus", "lv_bus"))):
-        res = work[f"res_{table}"]
-        if not len(res):
+            ("trafo", "p_hv_mw", flow.trafo_p_hv_mw, flow.trafo_loading_percent, ("hv_bus", "lv_bus")),
+            ("trafo3w", "p_hv_mw", None, flow.trafo3w_loading_percent, ("hv_bus", "mv_bus"))):
+        res = work[f"res_{table}"] if f"res_{table}" in work else pd.DataFrame()
+        if not len(res) or out_l is None:
             continue
         idx = res.index
         if buses is not None:
             idx = work[table].index[work[table][cols[0]].isin(buses)]
-        out_p.loc[idx] = res.loc[idx, p_col].to_numpy()
+        if out_p is not None:
+            out_p.loc[idx] = res.loc[idx, p_col].to_numpy()
         out_l.loc[idx] = res.loc[idx, "loading_percent"].to_numpy()
     rg = work.res_gen
     idx = rg.index if buses is None else work.gen.index[work.gen["bus"].isin(buses)]
     flow.gen_p_mw.loc[idx] = rg.loc[idx, "p_mw"].to_numpy()
+
+
+def losses_by_bus(work) -> pd.Series:
+    """Active losses of a solved net per bus (MW): each branch's loss at its first bus, shunt P at its bus."""
+    parts = []
+    for table, col in (("line", "from_bus"), ("trafo", "hv_bus"), ("trafo3w", "hv_bus"),
+                       ("impedance", "from_bus")):
+        res = work[f"res_{table}"] if f"res_{table}" in work else pd.DataFrame()
+        if len(res) and "pl_mw" in res:
+            parts.append(pd.Series(res["pl_mw"].fillna(0.0).to_numpy(), index=work[table].loc[res.index, col]))
+    for table in ("shunt", "ward", "xward"):
+        res = work[f"res_{table}"] if f"res_{table}" in work else pd.DataFrame()
+        if len(res) and "p_mw" in res:
+            parts.append(pd.Series(res["p_mw"].fillna(0.0).to_numpy(), index=work[table].loc[res.index, "bus"]))
+    if not parts:
+        return pd.Series(dtype=float)
+    return pd.concat(parts).groupby(level=0).sum()
+
+
+def _read_losses(work, flow: Flow, islands: Islands, ids) -> None:
+    by_bus = losses_by_bus(work)
+    isl_of = islands.bus_island.reindex(by_bus.index)
+    per = by_bus.groupby(isl_of.to_numpy()).sum()
+    for i in ids:
+        flow.losses_mw[i] = float(per.get(i, 0.0))
 
 
 def _empty_flow(net, islands: Islands) -> Flow:
@@ -115,17 +145,21 @@ def _empty_flow(net, islands: Islands) -> Flow:
         line_loading_percent=pd.Series(nan, index=net.line.index),
         trafo_p_hv_mw=pd.Series(nan, index=net.trafo.index),
         trafo_loading_percent=pd.Series(nan, index=net.trafo.index),
-        gen_p_mw=pd.Series(0.0, index=net.gen.index))
+        gen_p_mw=pd.Series(0.0, index=net.gen.index),
+        trafo3w_loading_percent=pd.Series(nan, index=net.trafo3w.index) if "trafo3w" in net
+        else pd.Series(dtype=float))
 
 
 def _solve(net, islands: Islands, bal: Balance, ac: bool) -> Flow:
     flow = _empty_flow(net, islands)
     if not islands.energised:
         return flow
+    flow.ac = ac
     work = _prepare(net, islands, bal)
     try:
         _run(work, ac)
         _read(work, flow, None)
+        _read_losses(work, flow, islands, [i.id for i in islands.energised])
         for isl in islands.energised:
             flow.status[isl.id] = "converged"
         return flow
@@ -144,6 +178,7 @@ def _solve(net, islands: Islands, bal: Balance, ac: bool) -> Flow:
                 flow.messages[isl.id] = f"{'AC' if mode else 'DC'}: {type(exc).__name__}: {exc}"
                 continue
             _read(work, flow, isl.buses)
+            _read_losses(work, flow, islands, [isl.id])
             flow.status[isl.id] = "converged" if mode == ac else "fallback-dc"
             break
         else:
@@ -163,7 +198,7 @@ def solve_ac(net, islands: Islands, bal: Balance, method: str = "proportional",
     capacity to cover the losses are re-balanced with the measured losses and solved again (at most three
     rounds); without it the caller handles that (the optimal response does)."""
     flow = _solve(net, islands, bal, ac=True)
-    for _ in range(3 if rebalance else 0):
+    for _ in range(6 if rebalance else 0):
         redo = {}
         for isl in islands.energised:
             if flow.status[isl.id] != "converged" or not len(isl.loads):
