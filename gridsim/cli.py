@@ -14,7 +14,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from gridsim.errors import GridsimError, SolverError
+from gridsim._atomic import prepare_output_dir
+from gridsim._quiet import hidden_note, quiet_third_party
+from gridsim.errors import GridsimError, OutputError, SolverError
 
 EXIT_OK, EXIT_BUG, EXIT_INPUT, EXIT_STRICT = 0, 1, 2, 3
 
@@ -72,15 +74,19 @@ def cmd_run(args, out: Console, err: Console) -> int:
     from gridsim.scenario import load_scenario
     from gridsim.simulate import simulate
 
-    scenario = load_scenario(args.scenario)
-    outdir = Path(args.output) if args.output else Path("reports") / Path(args.scenario).stem
+    scenario = load_scenario(args.scenario, network_root=args.network_root)
+    outdir = prepare_output_dir(Path(args.output) if args.output else Path("reports") / Path(args.scenario).stem)
     with err.status("simulating…") as status:
-        result = simulate(scenario, progress=lambda stage: status.update(f"simulating: {stage}…"))
-        if args.no_report:
-            written = result.to_dir(outdir)
-        else:
-            status.update("writing the report…")
-            written = write_report(result, outdir)
+        net = _confined_network(scenario)
+        result = simulate(scenario, net=net, progress=lambda stage: status.update(f"simulating: {stage}…"))
+        try:
+            if args.no_report:
+                written = result.to_dir(outdir)
+            else:
+                status.update("writing the report…")
+                written = write_report(result, outdir)
+        except OSError as exc:   # the folder was checked, but a disk can fill up or a file be in the way
+            raise OutputError(f"cannot write {exc.filename or outdir}: {exc.strerror or exc}") from None
     if args.json:
         out.print_json(json.dumps(json.loads((outdir / "summary.json").read_text())))
     elif not args.quiet:
@@ -93,14 +99,26 @@ def cmd_run(args, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
+def _confined_network(scenario):
+    """The scenario's network built under its network root (``--network-root``), or None without a root (then
+    ``simulate`` builds it)."""
+    if scenario.network_root is None:
+        return None
+    from gridsim.networks import build_network
+
+    return build_network(scenario.network, scenario.base_dir, scenario.load_level,
+                         network_root=scenario.network_root)
+
+
 def cmd_validate(args, out: Console, err: Console) -> int:
     from gridsim.networks import build_network
     from gridsim.outages import resolve_outage
     from gridsim.scenario import load_scenario
 
     for path in args.scenarios:
-        scenario = load_scenario(path)
-        net = build_network(scenario.network, scenario.base_dir, scenario.load_level)
+        scenario = load_scenario(path, network_root=args.network_root)
+        net = build_network(scenario.network, scenario.base_dir, scenario.load_level,
+                            network_root=scenario.network_root)
         n = sum(len(m.elements) for i, o in enumerate(scenario.outages)
                 for m in resolve_outage(net, o, i, scenario.source))
         out.print(f"{path}: ok ({len(scenario.outages)} outage entries, {n} network elements)")
@@ -158,10 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-report", action="store_true", help="write JSON and CSV only (no figures, no HTML)")
     run.add_argument("--json", action="store_true", help="print summary.json instead of tables")
     run.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    _network_root_option(run)
     run.set_defaults(func=cmd_run)
 
     val = sub.add_parser("validate", help="check scenario files (schema and names) without running them")
     val.add_argument("scenarios", nargs="+", help="scenario YAML files")
+    _network_root_option(val)
     val.set_defaults(func=cmd_validate)
 
     sch = sub.add_parser("schema", help="print the scenario JSON Schema")
@@ -178,14 +198,32 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _network_root_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--network-root", metavar="DIR",
+                        help="read network files only from inside DIR (after resolving '..' and symlinks); for "
+                             "scenarios written by others")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = Console(soft_wrap=False)
     err = Console(stderr=True)
+    if args.debug:
+        return _dispatch(args, out, err)
+    with quiet_third_party() as hidden:
+        code = _dispatch(args, out, err)
+    note = hidden_note(hidden)
+    if note:
+        err.print(note, highlight=False)
+    return code
+
+
+def _dispatch(args, out: Console, err: Console) -> int:
+    """Run the command; every deliberate error becomes its exit code and one message."""
     try:
         return args.func(args, out, err)
     except SolverError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        err.print(f"[red]error:[/red] {_escape(str(exc))}", highlight=False)
         return EXIT_STRICT
     except GridsimError as exc:
         err.print(f"[red]error:[/red] {_escape(str(exc))}", highlight=False)

@@ -50,7 +50,10 @@ def network_file(spec: str, base_dir: str | Path | None = None,
     if not root.is_dir():
         raise NetworkError(f"network root {clip(root, MAX_PATH_CHARS)} is not a folder")
     if resolve_inside(path, root) is None:
-        raise NetworkError(f"network file {clip(path, MAX_PATH_CHARS)} is outside the network root "
+        shown = clip(path, MAX_PATH_CHARS)
+        if str(path.resolve()) != str(path):
+            shown += f" (that is {clip(path.resolve(), MAX_PATH_CHARS)})"
+        raise NetworkError(f"network file {shown} is outside the network root "
                            f"{clip(root.resolve(), MAX_PATH_CHARS)} (--network-root): only files inside it are "
                            "read; move the file there or drop --network-root if you trust the scenario")
     return path

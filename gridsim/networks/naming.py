@@ -181,7 +181,10 @@ def resolve_name(net, kind: str, target, where: dict | None = None) -> Match:
     word = ASSET_WORDS.get(kind, kind)
     if kind in ("branch", "generator"):
         col, table = ("mp_branch_row", ("line", "trafo")) if kind == "branch" else ("mp_gen_row", ("gen",))
-        n = sum(int(net[t][col].max()) if col in net[t].columns and len(net[t]) else 0 for t in table)
+        # rows are numbered across the tables (a branch row is a line or a transformer): the table's length is
+        # the highest row number, not the sum of the tables' highest numbers
+        n = max((int(net[t][col].max()) for t in table if col in net[t].columns and net[t][col].notna().any()),
+                default=0)
         if n == 0:
             raise ScenarioError(f"'{kind}: N' names a MATPOWER table row, but this network was not loaded "
                                 f"from a MATPOWER file; name the {'line' if kind == 'branch' else 'unit'} "

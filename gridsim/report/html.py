@@ -49,7 +49,8 @@ tr:nth-child(even) td{background:#fafbfc}
 .st-converged{background:#2e7d32}.st-fallback-dc{background:#b8860b}.st-diverged{background:#b2182b}
 .st-dead{background:#8a8a8a}.st-other{background:#555}
 .howto{background:#f4f6fb;border-left:4px solid #3d4f6b;padding:8px 16px;margin:16px 0}
-.howto dt{font-weight:700;display:inline-block;min-width:80px}.howto dd{display:inline;margin:0}
+.howto dl{display:grid;grid-template-columns:max-content 1fr;gap:3px 14px;margin:10px 0}
+.howto dt{font-weight:700;white-space:nowrap}.howto dd{margin:0}
 .sw{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px}
 figure{margin:8px 0}figure img{max-width:100%;height:auto;border:1px solid #eceef1}
 code{font-size:12px}
@@ -154,8 +155,9 @@ def _headline(result: Result) -> str:
 
 
 def _howto() -> str:
-    items = "".join(f'<div><dt><span class="sw" style="background:{CAUSE_COLOURS[c]}"></span>{c}</dt>'
-                    f"<dd>{escape(CAUSE_NOTES[c])}</dd></div>" for c in CAUSES)
+    # dt and dd are grid cells, one row per cause: a term never runs into its text, whatever its length
+    items = "\n".join(f'<dt><span class="sw" style="background:{CAUSE_COLOURS[c]}"></span>{c}</dt>\n'
+                       f"<dd>{escape(CAUSE_NOTES[c])}</dd>" for c in CAUSES)
     return ('<aside class="howto"><b>How to read this.</b> Unserved demand is the load that cannot be '
             "supplied after the event, in MW at the scenario's load level. Each MW is attributed to one "
             f"cause, in this order:<dl>{items}</dl>"
@@ -164,12 +166,16 @@ def _howto() -> str:
 
 
 def _solver_status(result: Result) -> str:
-    isl = result.islands
+    every = result.islands
+    isl = every[pd.to_numeric(pd.Series(every.index, index=every.index), errors="coerce").fillna(0) >= 0]
     counts = isl["status"].astype(str).value_counts() if "status" in isl else pd.Series(dtype=int)
     parts = ", ".join(f"{n} {_fmt(s, 'status')}" for s, n in counts.items())
+    destroyed = every.loc[every.index.difference(isl.index)]
+    off = (f" · {_fmt(_col_sum(destroyed, 'n_buses'), 'int')} buses out of service (island -1, "
+           f"{_fmt(_col_sum(destroyed, 'demand_mw'), 'mw')} MW of demand)" if len(destroyed) else "")
     notes = "".join(f"<li>{escape(str(n))}</li>" for n in result.summary.get("notes", []))
     return (f"<p>Overall: {_fmt(result.summary.get('status', '?'), 'status')} · {len(isl)} islands"
-            f"{': ' + parts if parts else ''}</p>"
+            f"{': ' + parts if parts else ''}{off}</p>"
             + (f"<p>What the response had to do:</p><ul>{notes}</ul>" if notes else ""))
 
 

@@ -263,6 +263,7 @@ class Scenario(BaseModel):
 
     _source: Path | None = PrivateAttr(None)
     _base_dir: Path | None = PrivateAttr(None)
+    _network_root: Path | None = PrivateAttr(None)
     _lines: dict[str, int] = PrivateAttr(default_factory=dict)
 
     @field_validator("availability")
@@ -290,6 +291,12 @@ class Scenario(BaseModel):
         if self._base_dir is not None:
             return self._base_dir
         return self._source.parent if self._source is not None else Path.cwd()
+
+    @property
+    def network_root(self) -> Path | None:
+        """The folder network files must lie in (``load_scenario(..., network_root=)``, ``gridsim run
+        --network-root``), None when unconfined; pass it on as ``build_network(..., network_root=)``."""
+        return self._network_root
 
     def line_of(self, key_path: str) -> int | None:
         """1-based line of ``key_path`` (``"load_level"``, ``"outages[2]"``, ``"outages[0].derate"``) in the

@@ -1,0 +1,58 @@
+"""Third-party chatter, kept away from the user: the command line shows gridsim's own words only.
+
+pandapower logs through the logging module (with no handler configured, Python's last-resort handler prints
+its WARNINGs to stderr: e.g. "numba cannot be imported ..." four lines at a time on every DC power flow), and
+pandas, matplotlib or scipy may issue warnings. None of it says anything about the user's scenario, so
+``quiet_third_party()`` routes log records of other libraries to a counter and ignores warnings raised outside
+gridsim while the command runs. Records from gridsim's own loggers and gridsim's own warnings pass.
+``--debug`` shows everything (the CLI then does not use this).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+OURS = "gridsim"
+
+
+class _Counter(logging.Handler):
+    """Counts the records of other libraries by level and drops them."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.NOTSET)
+        self.errors = 0
+        self.hidden = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name == OURS or record.name.startswith(OURS + "."):
+            logging.lastResort.handle(record)
+            return
+        self.hidden += 1
+        self.errors += record.levelno >= logging.ERROR
+
+
+@contextmanager
+def quiet_third_party() -> Iterator[_Counter]:
+    """Within the block, other libraries' log records and warnings are not printed; the yielded counter
+    says how many log records were hidden (``hidden``) and how many of those were errors (``errors``)."""
+    root = logging.getLogger()
+    counter = _Counter()
+    root.addHandler(counter)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore")
+            warnings.filterwarnings("default", module=rf"{OURS}(\..*)?$")
+            yield counter
+    finally:
+        root.removeHandler(counter)
+
+
+def hidden_note(counter: _Counter) -> str | None:
+    """One line of ours when another library reported errors, else None (warnings stay silent)."""
+    if not counter.errors:
+        return None
+    return (f"note: {counter.errors} error message(s) from libraries gridsim uses were hidden; run with --debug "
+            "to see them")
