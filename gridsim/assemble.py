@@ -77,7 +77,13 @@ def region_table(net, loads: pd.DataFrame) -> pd.DataFrame:
     return reg[["demand_mw", "served_mw", "unserved_mw", "unserved_pct", *cols[3:], "x_km", "y_km"]]
 
 
+#: the island id of buses out of service (destroyed by the scenario or switched off in the network)
+NO_ISLAND = -1
+
+
 def island_table(net, islands: Islands, loads: pd.DataFrame, flow: Flow) -> pd.DataFrame:
+    """One row per island; when some buses are out of service (destroyed), one more row, island -1 with the
+    message "destroyed", holds their loads, so every column sums to the total in summary.json."""
     gen_names = _names(net.gen, "gen")
     rows = []
     for isl in islands:
@@ -88,6 +94,17 @@ def island_table(net, islands: Islands, loads: pd.DataFrame, flow: Flow) -> pd.D
             "served_mw": float(ld["served_mw"].sum()), "unserved_mw": float(ld["unserved_mw"].sum()),
             "slack": gen_names.at[isl.slack] if isl.slack is not None else "",
             "status": flow.status.get(isl.id, "dead"), "message": flow.messages.get(isl.id, ""),
+        })
+    off = int((islands.bus_island == NO_ISLAND).sum())
+    orphans = loads[loads["island"] == NO_ISLAND]
+    if off or len(orphans):
+        rows.append({
+            "island": NO_ISLAND, "n_buses": off, "energised": False,
+            "demand_mw": float(orphans["demand_mw"].sum()), "capacity_mw": 0.0,
+            "served_mw": float(orphans["served_mw"].sum()), "unserved_mw": float(orphans["unserved_mw"].sum()),
+            "slack": "", "status": "dead",
+            "message": "destroyed: buses out of service (knocked out by the scenario or switched off in the "
+                       "network); their loads belong to no island",
         })
     cols = ["n_buses", "energised", "demand_mw", "capacity_mw", "served_mw", "unserved_mw", "slack",
             "status", "message"]
