@@ -10,9 +10,10 @@ import argparse
 import time
 from pathlib import Path
 
-from gridsim.batch.rank import RANK_KINDS
-
 TOP_SHOWN = 10
+#: gridsim.batch.rank.RANK_KINDS, repeated so that building the parser imports nothing heavy (a test keeps
+#: the two equal)
+KINDS = ("substation", "plant", "line", "transformer", "unit")
 
 
 def add_rank_parser(sub) -> argparse.ArgumentParser:
@@ -21,7 +22,7 @@ def add_rank_parser(sub) -> argparse.ArgumentParser:
                                    "among the worst) on top of a scenario's state, and rank them by unserved MW.")
     p.add_argument("target", metavar="NETWORK_OR_SCENARIO",
                    help="scenario YAML file, built-in network (dnipro-like), pandapower:<case>, or a .m/.json file")
-    p.add_argument("--kind", required=True, help=f"asset kind: {', '.join(RANK_KINDS)}")
+    p.add_argument("--kind", required=True, help=f"asset kind: {', '.join(KINDS)}")
     p.add_argument("--pairs", action="store_true", help="also rank every pair among the --top worst singles")
     p.add_argument("--top", type=int, default=10, help="how many of the worst singles form pairs (default 10)")
     p.add_argument("--solver", choices=("dc", "ac"), help="override the scenario's solver (network: ac)")

@@ -51,19 +51,39 @@ def check_kind(kind: str) -> str:
     return kind
 
 
-def single_cases(kind: str, names: list[str]) -> list[CaseSpec]:
-    return [CaseSpec(f"{kind}: {n}", ({kind: n},)) for n in names]
+def outage_items(net, kind: str, names: list[str]) -> dict[str, dict]:
+    """The outage item that takes out each named asset: ``{kind: name}``, except on MATPOWER networks for the
+    first of parallel circuits (named ``"15-21"`` beside ``"15-21#2"``), which ``line: "15-21"`` cannot tell
+    apart: there ``{branch: <row>}``."""
+    items = {n: {kind: n} for n in names}
+    if kind != "line":
+        return items
+    parallel = {n.split("#")[0].strip() for n in names if "#" in n}
+    for table in ("line", "trafo"):
+        df = net[table]
+        if "mp_branch_row" not in df.columns:
+            continue
+        rows = df[df["name"].astype(str).isin(parallel)]
+        for name, row in zip(rows["name"].astype(str), rows["mp_branch_row"]):
+            items[name] = {"branch": int(row)}
+    return items
 
 
-def pair_cases(kind: str, names: list[str]) -> list[CaseSpec]:
-    return [CaseSpec(f"{kind}: {a}{PAIR}{kind}: {b}", ({kind: a}, {kind: b})) for a, b in combinations(names, 2)]
+def single_cases(kind: str, items: dict[str, dict]) -> dict[str, CaseSpec]:
+    """asset name -> its case."""
+    return {n: CaseSpec(f"{kind}: {n}", (item,)) for n, item in items.items()}
 
 
-def rank_table(results: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """ranking.csv from run_cases rows: one row per case, best-ranked (most unserved) first. Failed cases
-    (no numbers) come last."""
-    asset = [PAIR.join(item[next(iter(item))] for item in _items(text)) for text in results["outages"]]
-    t = pd.DataFrame({"asset": asset, "kind": kind}, index=results.index)
+def pair_cases(kind: str, items: dict[str, dict], names: list[str]) -> dict[str, CaseSpec]:
+    """"A + B" -> the case of losing both, for every pair among ``names``."""
+    return {f"{a}{PAIR}{b}": CaseSpec(f"{kind}: {a}{PAIR}{kind}: {b}", (items[a], items[b]))
+            for a, b in combinations(names, 2)}
+
+
+def rank_table(results: pd.DataFrame, kind: str, assets: dict[str, str]) -> pd.DataFrame:
+    """ranking.csv from run_cases rows (``assets``: case_id -> asset label): one row per case, the most
+    unserved MW first. Failed cases (no numbers) come last."""
+    t = pd.DataFrame({"asset": [assets[i] for i in results.index], "kind": kind}, index=results.index)
     for c in CASE_COLUMNS:
         t[c] = results[c].to_numpy()
     t = t.rename(columns={"n_islands": "islands", "n_overloaded": "overloaded_branches"})
@@ -83,12 +103,6 @@ def _rounded(s: pd.Series) -> pd.Series:
     return (s.astype(float) / TIE_MW).round().fillna(-np.inf)
 
 
-def _items(text: str) -> list[dict]:
-    import json
-
-    return json.loads(text)
-
-
 @dataclass
 class Ranking:
     """The outcome of a ranking: ``singles`` (and ``pairs``) in ranking.csv form, the scenario's own result
@@ -104,10 +118,11 @@ class Ranking:
 def rank_assets(network_or_scenario, kind: str, *, pairs: bool = False, top: int = 10, solver: str | None = None,
                 evaluator: str = "auto", workers: int | None = None, scheduler: str | None = None,
                 out_dir: str | Path | None = None, resume: bool = False, progress: RankProgress | None = None,
-                time_limit_s: float | None = None) -> Ranking:
+                time_limit_s: float | None = None, assets: list[str] | None = None) -> Ranking:
     """Rank every asset of ``kind`` by the unserved MW its loss causes on top of the scenario's state; with
     ``pairs``, also every pair among the ``top`` worst singles. ``out_dir`` keeps the result store there
-    (``results.sqlite``, ``cases.csv``) so that ``resume=True`` continues a killed run."""
+    (``results.sqlite``, ``cases.csv``) so that ``resume=True`` continues a killed run. ``assets`` limits the
+    ranking to these names (default: every asset of the kind in the network)."""
     from gridsim.simulate import simulate
 
     check_kind(kind)
@@ -117,6 +132,8 @@ def rank_assets(network_or_scenario, kind: str, *, pairs: bool = False, top: int
     net = prepare_checked(scenario)
     base = simulate(scenario, net=net)
     names = asset_names(net, kind)
+    if assets is not None:
+        names = _only(names, assets, kind)
     if not names:
         raise GridsimError(f"network '{scenario.network}' has no {kind}s to rank")
     common = dict(evaluator=evaluator, workers=workers, scheduler=scheduler, out_dir=out_dir,
@@ -125,13 +142,28 @@ def rank_assets(network_or_scenario, kind: str, *, pairs: bool = False, top: int
     def phase(name: str) -> Callable[[int, int], None] | None:
         return None if progress is None else (lambda done, total: progress(name, done, total))
 
-    rows = run_cases(scenario, single_cases(kind, names), resume=resume, progress=phase("singles"), **common)
-    ranking = Ranking(kind, scenario, base, rank_table(rows, kind))
+    items = outage_items(net, kind, names)
+    singles = single_cases(kind, items)
+    rows = run_cases(scenario, singles.values(), resume=resume, progress=phase("singles"), **common)
+    ranking = Ranking(kind, scenario, base, rank_table(rows, kind, _labels(singles)))
     if pairs:
         worst = ranking.singles[ranking.singles["unserved_mw"].notna()]["asset"].head(top).tolist()
-        rows = run_cases(scenario, pair_cases(kind, worst), resume=True, progress=phase("pairs"), **common)
-        ranking.pairs = rank_table(rows, kind)
+        doubles = pair_cases(kind, items, worst)
+        rows = run_cases(scenario, doubles.values(), resume=True, progress=phase("pairs"), **common)
+        ranking.pairs = rank_table(rows, kind, _labels(doubles))
     return ranking
+
+
+def _labels(cases: dict[str, CaseSpec]) -> dict[str, str]:
+    return {case.case_id: asset for asset, case in cases.items()}
+
+
+def _only(names: list[str], wanted: list[str], kind: str) -> list[str]:
+    known = set(names)
+    for name in wanted:
+        if name not in known:
+            raise GridsimError(f"unknown {kind} '{name}'{did_you_mean(name, names)}")
+    return list(dict.fromkeys(wanted))
 
 
 def write_ranking(ranking: Ranking, out_dir: str | Path, top: int = 20) -> dict[str, Path]:

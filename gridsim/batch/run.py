@@ -46,8 +46,11 @@ EVALUATORS: dict[str, Callable[[], type]] = {"simulate": _simulate_evaluator, "f
 FAST_SOLVERS, FAST_RESPONSES = ("dc",), ("optimal", "none")
 
 
-def choose_evaluator(name: str, scenario) -> str:
-    """``auto``: the fast evaluator where it exists and covers the scenario, else ``simulate``."""
+def choose_evaluator(name, scenario):
+    """``auto``: the fast evaluator where it exists and covers the scenario, else ``simulate``. A class
+    (``cls(scenario, net=None)`` with ``evaluate(case)``) is used as it is."""
+    if isinstance(name, type):
+        return name
     if name == "auto":
         fits = scenario.solver in FAST_SOLVERS and getattr(scenario, "response", "none") in FAST_RESPONSES
         return "fast" if fits and importlib.util.find_spec("gridsim.batch.fast") is not None else "simulate"
@@ -61,11 +64,12 @@ def choose_evaluator(name: str, scenario) -> str:
 class EvaluatorSpec:
     """A picklable recipe for an evaluator, sent to each worker, which calls it once."""
 
-    name: str
+    name: str | type         # a key of EVALUATORS, or an evaluator class (importable, for worker processes)
     scenario: Any
 
     def __call__(self, net=None):
-        return EVALUATORS[self.name]()(self.scenario, net)
+        cls = self.name if isinstance(self.name, type) else EVALUATORS[self.name]()
+        return cls(self.scenario, net)
 
 
 def as_scenario(network_or_scenario, solver: str | None = None):
@@ -121,12 +125,16 @@ def chunk_size_for(n_cases: int, workers: int) -> int:
     return max(1, min(256, math.ceil(n_cases / (16 * max(workers, 1)))))
 
 
-def run_cases(network_or_scenario, cases: Iterable[CaseSpec], *, evaluator: str = "auto",
+def run_cases(network_or_scenario, cases: Iterable[CaseSpec], *, evaluator: str | type = "auto",
               workers: int | None = None, scheduler: str | None = None, out_dir: str | Path | None = None,
               resume: bool = False, progress: Progress | None = None, chunk_size: int | None = None,
               time_limit_s: float | None = None, label: str = "cases", net=None) -> pd.DataFrame:
     """Evaluate every case on top of the scenario's state; return one row per case (index ``case_id``, in the
     order given; columns ``outages`` (JSON) and ``CASE_COLUMNS``).
+
+    ``evaluator``: ``auto`` (the fast DC evaluator where it covers the scenario, else ``simulate``), ``fast``,
+    ``simulate``, or an evaluator class. ``workers``/``scheduler``: see ``gridsim.batch.executors``
+    (default: a process pool over every core; ``workers=1`` runs in this process).
 
     With ``out_dir`` the rows go to ``out_dir/results.sqlite`` as chunks finish, and ``cases.csv`` (and
     ``cases.parquet`` when pyarrow is installed) are exported from it; ``resume=True`` skips the cases the

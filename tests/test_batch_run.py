@@ -1,0 +1,274 @@
+"""Batch runs: the result store, the executors (serial, local pool, Dask), failed/timed-out/crashing cases,
+resume, run_cases, and lazy imports for one-shot commands."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gridsim.batch import CASE_COLUMNS, CaseSpec, ResultStore, SimulateEvaluator, StoreMismatch, run_cases
+from gridsim.batch.cases import FAILED, TIMEOUT, failed_record
+from gridsim.batch.executors import DIED, make_executor
+from gridsim.errors import GridsimError
+
+ROOT = Path(__file__).parent.parent
+CASE24 = ROOT / "tests" / "data" / "pglib" / "pglib_opf_case24_ieee_rts.m"
+#: case24 lines that, on top of branches 23 and 27 out, isolate load, leave an island short or force shedding
+#: for ratings, or cost nothing
+LINES = ("1-2", "2-4", "6-10", "7-8", "11-13", "11-14", "12-23", "16-19", "15-21#2", "1-3")
+
+
+def line_cases(names=LINES) -> list[CaseSpec]:
+    return [CaseSpec(f"line {n}", ({"line": n},)) for n in names]
+
+
+def dc_scenario():
+    from gridsim.batch.run import as_scenario
+
+    from gridsim.scenario import Outage
+
+    base = as_scenario(str(CASE24), solver="dc")
+    return base.model_copy(update={"outages": [Outage(kind="branch", target=b) for b in (23, 27)]})
+
+
+def numbers(df: pd.DataFrame) -> pd.DataFrame:
+    return df[[c for c in CASE_COLUMNS if c not in ("time_s", "message")]]
+
+
+# -- evaluators that misbehave (top level: worker processes import them) ----------------------------------
+class FlakyEvaluator(SimulateEvaluator):
+    """The reference, except that one case raises."""
+
+    def evaluate(self, case):
+        if case.case_id == "line 6-10":
+            raise RuntimeError("boom on purpose")
+        return super().evaluate(case)
+
+
+class SleepyEvaluator(SimulateEvaluator):
+    def evaluate(self, case):
+        if case.case_id == "line 7-8":
+            time.sleep(30)
+        return super().evaluate(case)
+
+
+class CrashingEvaluator(SimulateEvaluator):
+    """Kills its worker process on one case (never the test process itself)."""
+
+    parent = os.getpid()
+
+    def evaluate(self, case):
+        if case.case_id == "line 2-4" and os.getpid() != self.parent:
+            os._exit(17)
+        return super().evaluate(case)
+
+
+# -- the store ---------------------------------------------------------------------------------------------
+def _record(mw: float, status: str = "converged") -> dict:
+    rec = {c: 0.0 for c in CASE_COLUMNS}
+    rec.update(unserved_mw=mw, n_islands=1, n_overloaded=0, status=status, message="")
+    return rec
+
+
+def test_store_rows_resume_and_identity(tmp_path):
+    cases = line_cases(LINES[:3])
+    path = tmp_path / "results.sqlite"
+    with ResultStore(path, {"kind": "a"}) as store:
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        store.write([(cases[0], _record(5.0)), (cases[1], failed_record(FAILED, "x"))])
+    with ResultStore(path, {"kind": "a"}, resume=True) as store:
+        assert store.finished(cases) == {"line 1-2", "line 2-4"}
+        store.write([(cases[1], _record(7.0))])           # a case written again replaces its row
+        df = store.frame([c.case_id for c in cases])
+    assert list(df.index) == ["line 1-2", "line 2-4"]
+    assert df.loc["line 2-4", "unserved_mw"] == 7.0 and df.loc["line 2-4", "status"] == "converged"
+    assert json.loads(df.loc["line 1-2", "outages"]) == [{"line": "1-2"}]
+    # the same id with other outages is not finished
+    changed = CaseSpec("line 1-2", ({"line": "1-3"},))
+    with ResultStore(path, {"kind": "a"}, resume=True) as store:
+        assert store.finished([changed]) == set()
+    with pytest.raises(StoreMismatch, match="different run.*kind: 'a' there, 'b' now"):
+        ResultStore(path, {"kind": "b"}, resume=True)
+    assert issubclass(StoreMismatch, GridsimError)
+    with ResultStore(path, {"kind": "b"}) as store:       # without resume: start over
+        assert store.count() == 0
+
+
+def test_store_keeps_nan_and_exports_atomically(tmp_path):
+    cases = line_cases(LINES[:2])
+    with ResultStore(tmp_path / "results.sqlite", {"kind": "a"}) as store:
+        store.write([(cases[0], failed_record(TIMEOUT, "slow")), (cases[1], _record(1.5))])
+        store.export_csv(tmp_path / "cases.csv")
+        df = store.frame()
+        if importlib.util.find_spec("pyarrow") is not None:
+            store.export_parquet(tmp_path / "cases.parquet")
+            assert pd.read_parquet(tmp_path / "cases.parquet").loc["line 2-4", "unserved_mw"] == 1.5
+    assert math.isnan(df.loc["line 1-2", "unserved_mw"]) and df.loc["line 1-2", "status"] == TIMEOUT
+    csv = pd.read_csv(tmp_path / "cases.csv", index_col="case_id")
+    assert csv.loc["line 2-4", "unserved_mw"] == 1.5 and csv.loc["line 1-2", "n_islands"] == -1
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+# -- executors give the same records -------------------------------------------------------------------------
+def test_local_pool_equals_serial_equals_simulate(tmp_path):
+    from gridsim.simulate import simulate
+
+    scenario = dc_scenario()
+    serial = run_cases(scenario, line_cases(), workers=1)
+    pool = run_cases(scenario, line_cases(), workers=2, chunk_size=3, out_dir=tmp_path)
+    assert list(pool.index) == [c.case_id for c in line_cases()]
+    pd.testing.assert_frame_equal(numbers(serial), numbers(pool), check_exact=False, atol=1e-6)
+    assert (pool["status"] != FAILED).all()
+    for case in line_cases()[:4]:   # and the reference itself, one case at a time
+        sc = scenario.model_copy(update={"outages": [*scenario.outages, *_outages(case)]})
+        assert pool.loc[case.case_id, "unserved_mw"] == pytest.approx(simulate(sc).unserved_mw, abs=1e-6)
+    assert {"results.sqlite", "cases.csv"} <= {p.name for p in tmp_path.iterdir()}
+
+
+def _outages(case):
+    from gridsim.batch.cases import outage_models
+
+    return outage_models(case)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_failed_case_is_a_row_not_the_end(workers):
+    df = run_cases(dc_scenario(), line_cases(), evaluator=FlakyEvaluator, workers=workers, chunk_size=4)
+    bad = df.loc["line 6-10"]
+    assert bad["status"] == FAILED and "RuntimeError: boom on purpose" in bad["message"]
+    assert math.isnan(bad["unserved_mw"])
+    good = df.drop(index="line 6-10")
+    assert len(good) == len(LINES) - 1 and (good["status"] != FAILED).all()
+    assert good["unserved_mw"].notna().all()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_time_limit_makes_a_timeout_row(workers):
+    names = ("1-2", "7-8", "3-24")
+    t0 = time.perf_counter()
+    df = run_cases(dc_scenario(), line_cases(names), evaluator=SleepyEvaluator, workers=workers, chunk_size=1,
+                   time_limit_s=1.0)
+    assert time.perf_counter() - t0 < 25
+    assert df.loc["line 7-8", "status"] == TIMEOUT and "time limit" in df.loc["line 7-8", "message"]
+    assert (df.drop(index="line 7-8")["status"] == "converged").all()
+
+
+def test_a_dead_worker_process_does_not_kill_the_run():
+    df = run_cases(dc_scenario(), line_cases(LINES[:5]), evaluator=CrashingEvaluator, workers=2, chunk_size=2)
+    assert df.loc["line 2-4", "status"] == FAILED and df.loc["line 2-4", "message"] == DIED
+    rest = df.drop(index="line 2-4")
+    assert len(rest) == 4 and (rest["status"] == "converged").all()
+    reference = run_cases(dc_scenario(), line_cases(LINES[:5]), evaluator="simulate", workers=1)
+    pd.testing.assert_series_equal(rest["unserved_mw"], reference["unserved_mw"].drop(index="line 2-4"))
+
+
+@pytest.fixture
+def dask_scheduler():
+    """A LocalCluster on loopback: threads in this process (so the workers need not import gridsim again),
+    talking TCP to the scheduler like a real cluster."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+def test_dask_cluster_gives_the_same_results(dask_scheduler):
+    assert dask_scheduler.startswith("tcp://127.0.0.1:")
+    scenario = dc_scenario()
+    serial = run_cases(scenario, line_cases(LINES[3:]), workers=1)
+    dask = run_cases(scenario, line_cases(LINES[3:]), scheduler=dask_scheduler, chunk_size=2)
+    pd.testing.assert_frame_equal(numbers(serial), numbers(dask), check_exact=False, atol=1e-6)
+    flaky = run_cases(scenario, line_cases(LINES[:4]), evaluator=FlakyEvaluator, scheduler=dask_scheduler,
+                      chunk_size=2)
+    assert flaky.loc["line 6-10", "status"] == FAILED and (flaky["status"] == FAILED).sum() == 1
+
+
+@pytest.mark.slow
+def test_dask_local_starts_its_own_cluster():
+    pytest.importorskip("distributed")
+    serial = run_cases(dc_scenario(), line_cases(LINES[:4]), workers=1)
+    dask = run_cases(dc_scenario(), line_cases(LINES[:4]), scheduler="dask:local", workers=2, chunk_size=1)
+    pd.testing.assert_frame_equal(numbers(serial), numbers(dask), check_exact=False, atol=1e-6)
+
+
+def test_resume_skips_finished_cases_and_reports_progress(tmp_path):
+    scenario = dc_scenario()
+    first = run_cases(scenario, line_cases(LINES[:4]), workers=1, out_dir=tmp_path)
+    calls: list[tuple[int, int]] = []
+    both = run_cases(scenario, line_cases(), evaluator=FlakyEvaluator, workers=1, out_dir=tmp_path, resume=True,
+                     progress=lambda done, total: calls.append((done, total)))
+    # the four finished cases were not evaluated again (FlakyEvaluator would have failed line 6-10)
+    assert both.loc["line 6-10", "status"] != FAILED
+    pd.testing.assert_frame_equal(numbers(both.loc[first.index]), numbers(first))
+    assert calls[0] == (4, len(LINES)) and calls[-1] == (len(LINES), len(LINES))
+    assert all(a[0] <= b[0] for a, b in zip(calls, calls[1:]))
+    other = scenario.model_copy(update={"load_level": 0.9})
+    with pytest.raises(StoreMismatch, match="load_level"):
+        run_cases(other, line_cases(), workers=1, out_dir=tmp_path, resume=True)
+
+
+def test_run_cases_bad_input():
+    with pytest.raises(GridsimError, match="unknown network"):
+        run_cases("no-such-grid", line_cases(), workers=1)
+    with pytest.raises(GridsimError, match="appears twice"):
+        run_cases(dc_scenario(), line_cases() + line_cases(LINES[:1]), workers=1)
+    with pytest.raises(GridsimError, match="unknown scheduler 'dusk:local'.*did you mean 'dask'"):
+        make_executor("dusk:local", 2)
+    with pytest.raises(GridsimError, match="at least 1"):
+        make_executor(None, 0)
+    with pytest.raises(GridsimError, match="unknown evaluator"):
+        run_cases(dc_scenario(), line_cases(), evaluator="quick", workers=1)
+
+
+def test_a_case_naming_an_unknown_asset_is_a_failed_row():
+    cases = [*line_cases(LINES[:2]), CaseSpec("bogus", ({"line": "99-98"},))]
+    df = run_cases(dc_scenario(), cases, workers=1)
+    assert df.loc["bogus", "status"] == FAILED and "99" in df.loc["bogus", "message"]
+    assert (df.drop(index="bogus")["status"] == "converged").all()
+
+
+def test_auto_evaluator_agrees_with_simulate_on_case24_lines():
+    scenario = dc_scenario()
+    auto = run_cases(scenario, line_cases(), evaluator="auto", workers=1)
+    ref = run_cases(scenario, line_cases(), evaluator="simulate", workers=1)
+    assert np.allclose(auto["unserved_mw"], ref["unserved_mw"], atol=1e-6)
+    assert (auto["unserved_mw"] > 1).sum() >= 3     # the case list is not trivial
+
+
+# -- start-up -----------------------------------------------------------------------------------------------
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys, json; print(json.dumps(sorted(sys.modules)))"],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_import_gridsim_and_schema_do_not_load_the_engine():
+    heavy = {"pandapower", "matplotlib", "scipy", "pandas"}
+    assert not heavy & _modules_after("import gridsim, gridsim.batch")
+    loaded = _modules_after("import io, contextlib\nfrom gridsim.cli import main\n"
+                            "with contextlib.redirect_stdout(io.StringIO()): main(['schema'])")
+    assert not heavy & loaded
+
+
+def test_lazy_public_api_keeps_simulate_a_function():
+    import gridsim
+
+    simulate = gridsim.simulate
+    module = sys.modules["gridsim.simulate"]
+    # what Python does when a submodule is first imported: bind it on the package; the function must stay
+    setattr(gridsim, "simulate", module)
+    assert gridsim.simulate is simulate and callable(gridsim.simulate)
+    assert module.prepare_network and gridsim.Scenario.__name__ == "Scenario" and "simulate" in dir(gridsim)
+    with pytest.raises(AttributeError, match="nonsense"):
+        gridsim.nonsense  # noqa: B018
+    assert set(gridsim.__all__) >= {"simulate", "load_scenario", "Result", "check_invariants", "write_report"}

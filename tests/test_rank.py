@@ -1,0 +1,263 @@
+"""Critical-asset ranking: the same order as a brute-force loop of simulate(), kill-and-resume of a real
+`gridsim rank` process, the CLI (outputs, exit codes, bad input), pairs, and the figures."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from gridsim.batch.rank import RANK_KINDS, asset_names, rank_assets
+from gridsim.cli import main
+
+ROOT = Path(__file__).parent.parent
+CASE24 = ROOT / "tests" / "data" / "pglib" / "pglib_opf_case24_ieee_rts.m"
+TOL = 1e-6
+#: built-in grid substations for the default run: big ones that island a region, small ones, one with a plant
+SUBSTATIONS = ("Velykohrad", "Chornozemsk", "Dubravsk", "Kalynivsk", "Berezhna NPP", "Bilany", "Bilets",
+               "Bilianka", "Stepanohrad", "Zorya NPP", "Yavir NPP", "Bilivtsi", "Berezhnohrad")
+
+
+def case24_state_yaml(tmp_path: Path) -> Path:
+    """case24 in DC with branches 23 and 27 already out: on top of that, single lines isolate load, leave an
+    island short, force shedding for ratings, or cost nothing."""
+    path = tmp_path / "case24-state.yaml"
+    path.write_text(f"name: case24 with two lines out\nnetwork: {CASE24}\nsolver: dc\nresponse: optimal\n"
+                    "outages:\n  - branch: 23\n  - branch: 27\n")
+    return path
+
+
+def brute_force(scenario, kind: str, names) -> dict[str, tuple[float, float, int]]:
+    """asset -> (unserved MW, critical MW, overloaded branches), one full simulate() per asset."""
+    from gridsim.batch.rank import outage_items
+    from gridsim.metrics import check_invariants
+    from gridsim.scenario import Outage
+    from gridsim.simulate import prepare_network, simulate
+
+    net = prepare_network(scenario)
+    items = outage_items(net, kind, list(names))
+    out = {}
+    for name in names:
+        (key, value), = items[name].items()
+        sc = scenario.model_copy(update={"outages": [*scenario.outages, Outage(kind=key, target=value)]})
+        result = simulate(sc, net=net)
+        check_invariants(result)
+        s = result.summary
+        out[name] = (s["unserved_mw"], s["critical_unserved_mw"], len(s["overloaded_branches"]))
+    return out
+
+
+def assert_ranked_like(ranking: pd.DataFrame, brute: dict) -> None:
+    """The ranking holds the brute-force numbers, and its order is the brute-force order: by unserved MW,
+    critical MW, overloaded branches (all descending), then name; numbers within TOL are ties."""
+    assert sorted(ranking["asset"]) == sorted(brute)
+    assert list(ranking["rank"]) == list(range(1, len(brute) + 1))
+    for _, row in ranking.iterrows():
+        u, c, o = brute[row["asset"]]
+        assert row["unserved_mw"] == pytest.approx(u, abs=TOL), row["asset"]
+        assert row["critical_unserved_mw"] == pytest.approx(c, abs=TOL), row["asset"]
+    names = list(ranking["asset"])
+    for a, b in zip(names, names[1:]):
+        ka, kb = brute[a], brute[b]
+        for x, y in zip(ka, kb):
+            if abs(x - y) > TOL:
+                assert x > y, f"{a} {ka} ranked above {b} {kb}"
+                break
+        else:
+            assert a < b, f"tie between {a} and {b} not broken by name"
+
+
+def test_case24_lines_rank_like_brute_force(tmp_path):
+    from gridsim.batch.run import as_scenario
+
+    scenario = as_scenario(case24_state_yaml(tmp_path))
+    ranking = rank_assets(scenario, "line", workers=1, out_dir=tmp_path / "out")
+    singles = ranking.singles
+    assert len(singles) == 38 and (singles["status"] == "converged").all()
+    assert singles["unserved_mw"].round(6).nunique() >= 5       # a ranking with something to rank
+    assert singles.iloc[0]["asset"] == "11-14" and singles.iloc[0]["unserved_isolated_mw"] > 0
+    assert_ranked_like(singles, brute_force(scenario, "line", singles["asset"]))
+    causes = [c for c in singles.columns if c.startswith("unserved_") and c != "unserved_mw"]
+    assert (singles[causes].sum(axis=1) - singles["unserved_mw"]).abs().max() < 1e-6
+
+
+def test_builtin_substations_rank_like_brute_force():
+    from gridsim.batch.run import as_scenario
+
+    scenario = as_scenario("dnipro-like", solver="dc")
+    ranking = rank_assets(scenario, "substation", workers=2, assets=list(SUBSTATIONS))
+    assert ranking.singles["unserved_mw"].iloc[0] > 500
+    assert_ranked_like(ranking.singles, brute_force(scenario, "substation", SUBSTATIONS))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["substation", "plant"])
+def test_builtin_grid_full_ranking_like_brute_force(kind):
+    from gridsim.batch.run import as_scenario
+
+    scenario = as_scenario("dnipro-like", solver="dc")
+    ranking = rank_assets(scenario, kind)
+    assert_ranked_like(ranking.singles, brute_force(scenario, kind, ranking.singles["asset"]))
+
+
+def test_pairs_of_the_worst_singles(tmp_path):
+    from gridsim.batch.run import as_scenario
+
+    scenario = as_scenario(case24_state_yaml(tmp_path))
+    ranking = rank_assets(scenario, "line", pairs=True, top=3, workers=1, assets=["1-2", "11-13", "11-14",
+                                                                                  "16-19", "12-23"])
+    worst = list(ranking.singles["asset"][:3])
+    assert worst == ["11-14", "16-19", "11-13"]
+    pairs = ranking.pairs
+    assert len(pairs) == 3 and set(pairs["asset"]) == {"11-14 + 16-19", "11-14 + 11-13", "16-19 + 11-13"}
+    from gridsim.scenario import Outage
+    from gridsim.simulate import simulate
+
+    top = pairs.iloc[0]
+    a, b = top["asset"].split(" + ")
+    both = scenario.model_copy(update={"outages": [*scenario.outages, Outage(line=a), Outage(line=b)]})
+    assert top["unserved_mw"] == pytest.approx(simulate(both).unserved_mw, abs=TOL)
+    assert (pairs["unserved_mw"].max() >= ranking.singles["unserved_mw"].max() - TOL)
+
+
+def test_asset_lists_cover_every_kind():
+    from gridsim.batch.cli_rank import KINDS
+    from gridsim.networks import build_network
+
+    assert KINDS == RANK_KINDS
+    net = build_network("dnipro-like")
+    counts = {kind: len(asset_names(net, kind)) for kind in RANK_KINDS}
+    assert counts["substation"] > 200 and counts["line"] > 300 and counts["plant"] >= 20
+    assert counts["transformer"] > 50 and counts["unit"] > counts["plant"]
+
+
+# -- the command line -------------------------------------------------------------------------------------
+RANK_OUTPUTS = {"ranking.csv", "ranking.png", "ranking_map.png", "cases.csv", "results.sqlite"}
+
+
+def test_rank_command_writes_outputs_and_prints_top10(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["rank", str(case24_state_yaml(tmp_path)), "--kind", "line", "-o", str(out), "--workers", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "top 10 lines" in printed and "11-14" in printed and "194.0" in printed
+    assert RANK_OUTPUTS <= {p.name for p in out.iterdir()}
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    ranking = pd.read_csv(out / "ranking.csv")
+    assert list(ranking.columns[:4]) == ["rank", "asset", "kind", "unserved_mw"]
+    assert {"unserved_isolated_mw", "unserved_deficit_mw", "unserved_network_mw", "critical_unserved_mw",
+            "islands", "status"} <= set(ranking.columns)
+    assert ranking["asset"].iloc[0] == "11-14" and len(ranking) == 38
+    assert len(pd.read_csv(out / "cases.csv")) == 38
+
+
+def test_rank_pairs_from_a_network_spec(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["rank", "dnipro-like", "--kind", "plant", "--solver", "dc", "--pairs", "--top", "3", "-o", str(out),
+                 "--workers", "1", "-q"]) == 0
+    assert capsys.readouterr().out == ""
+    pairs = pd.read_csv(out / "ranking_pairs.csv")
+    assert len(pairs) == 3 and pairs["asset"].str.contains(" + ", regex=False).all()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["dnipro-like", "--kind", "substaton"], "unknown asset kind 'substaton'; did you mean 'substation'"),
+    (["no-such-grid", "--kind", "line"], "unknown network 'no-such-grid'"),
+    (["dnipro-like", "--kind", "line", "--workers", "0"], "--workers must be at least 1"),
+    (["dnipro-like", "--kind", "line", "--scheduler", "dask:remote"], "unknown Dask scheduler"),
+    (["dnipro-like", "--kind", "line", "--pairs", "--top", "1"], "--top must be at least 2"),
+    (["dnipro-like", "--kind", "line", "--evaluator", "quick"], "unknown evaluator 'quick'"),
+])
+def test_rank_bad_input_exits_2(args, message, tmp_path, capsys):
+    assert main(["rank", *args, "-o", str(tmp_path / "o")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert message in err and "Traceback" not in err
+
+
+def test_resume_into_another_run_is_refused(tmp_path, capsys):
+    out = str(tmp_path / "out")
+    scenario = str(case24_state_yaml(tmp_path))
+    assert main(["rank", scenario, "--kind", "transformer", "-o", out, "--workers", "1", "-q"]) == 0
+    assert main(["rank", scenario, "--kind", "line", "-o", out, "--workers", "1", "--resume", "-q"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "different run" in err and "rank transformer" in err and "without --resume" in err
+
+
+def _rows(db: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def test_killed_rank_process_resumes_to_the_same_ranking(tmp_path):
+    scenario = str(case24_state_yaml(tmp_path))
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "gridsim", "rank", scenario, "--kind", "line", "-o", str(out), "--workers", "2",
+           "--evaluator", "simulate", "-q"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while _rows(out / "results.sqlite") < 4 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)      # the pool's workers too
+        except ProcessLookupError:
+            pass
+    killed_at = _rows(out / "results.sqlite")
+    assert proc.returncode == -signal.SIGKILL and 4 <= killed_at < 38, killed_at
+    assert not (out / "ranking.csv").exists()
+    with sqlite3.connect(out / "results.sqlite") as conn:
+        before = dict(conn.execute("SELECT case_id, written_at FROM results"))
+
+    assert main(["rank", scenario, "--kind", "line", "-o", str(out), "--workers", "1", "--resume", "-q"]) == 0
+    with sqlite3.connect(out / "results.sqlite") as conn:
+        rows = conn.execute("SELECT case_id, written_at FROM results").fetchall()
+    assert len(rows) == 38 == len({r[0] for r in rows})
+    assert all(dict(rows)[k] == v for k, v in before.items())     # finished cases were not run again
+
+    clean = tmp_path / "clean"
+    assert main(["rank", scenario, "--kind", "line", "-o", str(clean), "--workers", "1", "-q"]) == 0
+    cols = ["rank", "asset", "unserved_mw", "critical_unserved_mw", "islands", "overloaded_branches", "status"]
+    resumed, fresh = pd.read_csv(out / "ranking.csv")[cols], pd.read_csv(clean / "ranking.csv")[cols]
+    pd.testing.assert_frame_equal(resumed, fresh, check_exact=False, atol=1e-6)
+
+
+# -- figures ------------------------------------------------------------------------------------------------
+def test_ranking_figures(tmp_path):
+    from matplotlib.figure import Figure as Fig
+
+    from gridsim.batch.run import as_scenario
+    from gridsim.report.ranking import plot_criticality_map, plot_ranking
+
+    scenario = as_scenario(case24_state_yaml(tmp_path))
+    r = rank_assets(scenario, "line", workers=1, assets=["1-2", "11-13", "11-14", "16-19", "12-23"])
+    fig = plot_ranking(r.singles, top=4)
+    assert isinstance(fig, Figure)
+    gids = {p.get_gid() for p in fig.axes[0].patches}
+    assert {"cause-isolated", "cause-deficit", "cause-network"} <= gids
+    ax = Fig().add_subplot()
+    assert plot_ranking(r.singles, ax=ax) is ax.figure
+    fmap = plot_criticality_map(r.base, r.singles, "line")
+    found = {c.get_gid() for c in fmap.axes[0].collections}
+    assert {"branches-base", "assets-critical", "assets-harmless"} <= found
+    labels = [t.get_text() for t in fmap.axes[0].texts if t.get_gid() == "asset-label"]
+    assert labels[0] == "1. 11-14" and len(labels) == 4        # the harmless 1-2 is not labelled
+
+    subs = rank_assets(as_scenario("dnipro-like", solver="dc"), "substation", workers=1,
+                       assets=["Velykohrad", "Bilany", "Berezhna NPP"])
+    smap = plot_criticality_map(subs.base, subs.singles, "substation")
+    critical = [c for c in smap.axes[0].collections if c.get_gid() == "assets-critical"]
+    assert len(critical) == 1 and len(critical[0].get_offsets()) == 2     # Berezhna NPP costs nothing
