@@ -222,7 +222,7 @@ def test_run_cases_bad_input():
         run_cases("no-such-grid", line_cases(), workers=1)
     with pytest.raises(GridsimError, match="appears twice"):
         run_cases(dc_scenario(), line_cases() + line_cases(LINES[:1]), workers=1)
-    with pytest.raises(GridsimError, match="unknown scheduler 'dusk:local'.*did you mean 'dask'"):
+    with pytest.raises(GridsimError, match="unknown scheduler 'dusk:local': expected .*; did you mean 'dask'"):
         make_executor("dusk:local", 2)
     with pytest.raises(GridsimError, match="at least 1"):
         make_executor(None, 0)

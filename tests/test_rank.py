@@ -168,7 +168,9 @@ def test_rank_pairs_from_a_network_spec(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["dnipro-like", "--kind", "substaton"], "unknown asset kind 'substaton'; did you mean 'substation'"),
+    (["dnipro-like", "--kind", "substaton"], "unknown asset kind 'substaton': expected one of substation, "
+                                             "plant, line, transformer, unit; did you mean 'substation'?"),
+    (["dnipro-like", "--kind", "line", "-o", "/dev/null/x"], "output folder /dev/null/x is inside /dev/null"),
     (["no-such-grid", "--kind", "line"], "unknown network 'no-such-grid'"),
     (["dnipro-like", "--kind", "line", "--workers", "0"], "--workers must be at least 1"),
     (["dnipro-like", "--kind", "line", "--scheduler", "dask:remote"], "unknown Dask scheduler"),
@@ -176,7 +178,7 @@ def test_rank_pairs_from_a_network_spec(tmp_path, capsys):
     (["dnipro-like", "--kind", "line", "--evaluator", "quick"], "unknown evaluator 'quick'"),
 ])
 def test_rank_bad_input_exits_2(args, message, tmp_path, capsys):
-    assert main(["rank", *args, "-o", str(tmp_path / "o")]) == 2
+    assert main(["rank", "-o", str(tmp_path / "o"), *args]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert message in err and "Traceback" not in err
 

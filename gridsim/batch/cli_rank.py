@@ -97,12 +97,14 @@ def _top_table(ranking, title: str):
 
 
 def cmd_rank(args, out, err) -> int:
-    from gridsim.batch.rank import rank_assets, write_ranking
+    from gridsim._atomic import prepare_output_dir
+    from gridsim.batch.rank import check_kind, rank_assets, write_ranking
     from gridsim.errors import GridsimError
 
     if args.top < 1:
         raise GridsimError(f"--top must be at least 1, got {args.top}")
-    outdir = Path(args.output) if args.output else default_output(args.target, args.kind)
+    check_kind(args.kind)
+    outdir = prepare_output_dir(Path(args.output) if args.output else default_output(args.target, args.kind))
     bar = _Bar(err)
     with bar:
         ranking = rank_assets(args.target, args.kind, pairs=args.pairs, top=args.top, solver=args.solver,
@@ -120,6 +122,6 @@ def cmd_rank(args, out, err) -> int:
         failed = int(ranking.singles["status"].isin(("failed", "timeout", "diverged")).sum())
         if failed:
             out.print(f"{failed} case(s) failed, timed out or diverged: see status and message in ranking.csv")
-        out.print(f"wrote {len(written) + 2} files to {outdir}/ (ranking.csv, ranking.png, ranking_map.png, "
-                  "cases.csv, results.sqlite)", highlight=False)
+        out.print(f"wrote {', '.join(written)} to {outdir}/ (every case: cases.csv, results.sqlite)",
+                  highlight=False)
     return 0

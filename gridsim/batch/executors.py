@@ -308,6 +308,6 @@ def make_executor(scheduler: str | None = None, workers: int | None = None,
         scheduler = "serial" if n == 1 else "local"
     scheme, _, rest = scheduler.partition(":")
     if scheme not in EXECUTORS:
-        raise GridsimError(f"unknown scheduler '{scheduler}'{did_you_mean(scheme, EXECUTORS)}: expected local, "
-                           "serial, dask:local or tcp://HOST:PORT")
+        raise GridsimError(f"unknown scheduler '{scheduler}': expected local, serial, dask:local or "
+                           f"tcp://HOST:PORT{did_you_mean(scheme, EXECUTORS)}")
     return EXECUTORS[scheme](rest, n, time_limit_s)

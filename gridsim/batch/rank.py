@@ -46,8 +46,8 @@ def asset_names(net, kind: str) -> list[str]:
 
 def check_kind(kind: str) -> str:
     if kind not in RANK_KINDS:
-        raise GridsimError(f"unknown asset kind '{kind}'{did_you_mean(kind, RANK_KINDS)}: expected one of "
-                           f"{', '.join(RANK_KINDS)}")
+        raise GridsimError(f"unknown asset kind '{kind}': expected one of {', '.join(RANK_KINDS)}"
+                           f"{did_you_mean(kind, RANK_KINDS)}")
     return kind
 
 

@@ -55,8 +55,8 @@ def choose_evaluator(name, scenario):
         fits = scenario.solver in FAST_SOLVERS and getattr(scenario, "response", "none") in FAST_RESPONSES
         return "fast" if fits and importlib.util.find_spec("gridsim.batch.fast") is not None else "simulate"
     if name not in EVALUATORS:
-        raise GridsimError(f"unknown evaluator '{name}'{did_you_mean(name, EVALUATORS)}: expected auto, "
-                           f"{', '.join(EVALUATORS)}")
+        raise GridsimError(f"unknown evaluator '{name}': expected auto, {', '.join(EVALUATORS)}"
+                           f"{did_you_mean(name, EVALUATORS)}")
     return name
 
 
