@@ -57,8 +57,9 @@ def test_operator_action_is_worth_something_in_the_winter_salvo():
     none = simulate(load_scenario(root / "winter-salvo.yaml").model_copy(update={"response": "none"}))
     for r in (opt, cas, none):
         check_invariants(r)
-    iso = none.summary["unserved_by_cause_mw"]["isolated"]
-    assert none.unserved_mw == pytest.approx(iso)              # nothing but isolation without relief
+    causes = none.summary["unserved_by_cause_mw"]
+    iso = causes["isolated"] + causes["deficit"]
+    assert none.unserved_mw == pytest.approx(iso)              # nothing but isolation and deficit without relief
     assert none.summary["overloaded_branches"]                 # ... but branches are left overloaded
     assert not opt.summary["overloaded_branches"]
     assert iso <= opt.unserved_mw < cas.unserved_mw

@@ -117,9 +117,34 @@ def respond_optimal(net, islands, bal, scenario, solve) -> Outcome:
                 _lp_island(net, isl, st, lp_model, scenario.shedding, notes)
         flow, bal_new = solve(net, islands, st.bal, scenario.shedding, rebalance=False)
         st.bal = bal_new
+    flow = _capacity_guard(net, islands, flow, st, ratings, scenario.shedding, solve, notes)
     record_violations(net, islands, flow, diagnose(net, islands, flow, ratings, st.bal), notes)
     bal = dataclasses.replace(st.bal, loss_allowance=st.allowance)
     return Outcome(net, islands, bal, flow, ratings, {"network": st.network}, notes=notes, switched=switched)
+
+
+def _capacity_guard(net, islands, flow, st, ratings, shedding: str, solve, notes: list[str]):
+    """Last resort for an island whose losses still push a unit past its capacity after the rounds: shed
+    the excess (with a margin) in proportion across the island and solve again, so that no unit is ever
+    reported above its available capacity."""
+    for _ in range(4):
+        short = {i: p.slack_short_mw for i, p in diagnose(net, islands, flow, ratings, st.bal).items()
+                 if p.slack_short_mw > 0}
+        if not short:
+            return flow
+        for isl_id, mw in short.items():
+            isl = islands.islands[isl_id]
+            served = st.bal.served_mw.loc[isl.loads].to_numpy(dtype=float)
+            cut = min(float(served.sum()), 1.05 * mw + 0.1)
+            new = served * (1.0 - cut / max(float(served.sum()), 1e-9))
+            gen = st.bal.gen_p_mw.loc[isl.gens].to_numpy(dtype=float)
+            cap = net.gen.loc[isl.gens, "max_p_mw"].to_numpy(dtype=float)
+            gen = np.minimum(gen, cap) * (float(new.sum()) / max(float(served.sum()), 1e-9))
+            _attribute(net, isl, st, new, gen)
+            notes.append(f"island {isl_id}: a unit ran {mw:.1f} MW above its capacity to cover the losses; shed "
+                         f"{cut:.1f} MW across the island")
+        flow, st.bal = solve(net, islands, st.bal, shedding, rebalance=False)
+    return flow
 
 
 @dataclass

@@ -37,8 +37,10 @@ AREA_FRACTIONS = (0.5, 0.25, 0.1, 0.0)
 #: bisection steps on the shed fraction, and on the load scaling when locating the weak area
 BISECT_STEPS = 7
 LOCATE_STEPS = 6
-#: the lightest scaling tried when locating: below it the problem is not one of loading
-MIN_ALPHA = 0.1
+#: scalings probed (in order) for a converging lower bound when locating; below the last the problem is
+#: not one of loading
+PROBES = (0.5, 0.25, 0.1, 0.03, 0.01)
+MIN_ALPHA = PROBES[-1]
 
 
 @dataclass
@@ -111,11 +113,15 @@ def locate_weak_buses(ac: IslandAC, served: np.ndarray) -> tuple[pd.Series | Non
     state = ac.run(served)
     alpha = 1.0
     if not state.converged:
-        lo, hi, lo_state = 0.0, 1.0, None
-        probe = ac.run(served * MIN_ALPHA)
-        if not probe.converged:
+        hi, lo, lo_state = 1.0, None, None
+        for probe_alpha in PROBES:          # a converging lower bound, coarse to fine
+            probe = ac.run(served * probe_alpha)
+            if probe.converged:
+                lo, lo_state = probe_alpha, probe
+                break
+            hi = probe_alpha
+        if lo is None:
             return None, 0.0, probe
-        lo, lo_state = MIN_ALPHA, probe
         for _ in range(LOCATE_STEPS):
             mid = 0.5 * (lo + hi)
             st = ac.run(served * mid)
