@@ -263,3 +263,28 @@ def test_ranking_figures(tmp_path):
     smap = plot_criticality_map(subs.base, subs.singles, "substation")
     critical = [c for c in smap.axes[0].collections if c.get_gid() == "assets-critical"]
     assert len(critical) == 1 and len(critical[0].get_offsets()) == 2     # Berezhna NPP costs nothing
+
+
+@pytest.mark.parametrize("kind", ["transformer", "unit", "plant"])
+def test_criticality_map_places_every_kind(kind):
+    from gridsim.networks import build_network
+    from gridsim.report.ranking import plot_criticality_map
+    from gridsim.scenario import Scenario
+    from gridsim.simulate import simulate
+
+    base = simulate(Scenario(name="base", network="dnipro-like", solver="dc"))
+    names = asset_names(build_network("dnipro-like"), kind)[:6]
+    ranking = pd.DataFrame({"rank": range(1, 7), "asset": names, "kind": kind,
+                            "unserved_mw": [50.0, 40.0, 30.0, 0.0, 0.0, float("nan")]})
+    fig = plot_criticality_map(base, ranking, kind)
+    critical = [c for c in fig.axes[0].collections if c.get_gid() == "assets-critical"]
+    assert len(critical) == 1 and len(critical[0].get_offsets()) == 3
+    labels = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "asset-label"]
+    assert labels == [f"1. {names[0]}", f"2. {names[1]}", f"3. {names[2]}"]
+
+
+def test_docs_describe_rank():
+    text = (ROOT / "docs" / "cli.md").read_text()
+    assert "gridsim rank" in text and "--resume" in text and "ranking.csv" in text
+    for kind in RANK_KINDS:
+        assert kind in text

@@ -156,8 +156,8 @@ def plot_criticality_map(result: Result, ranking: pd.DataFrame, kind: str, ax: A
         ax.spines[side].set_visible(False)
     n_hit = int((values > TIE).sum())
     ax.set_title(f"Criticality of {kind}s: {n_hit} of {len(values)} leave demand unserved when lost",
-                 loc="left", fontsize=12, fontweight="bold")
-    ax.text(0.0, 1.005, f"{_txt(result.scenario_name)} · network {_txt(result.network_name)} · base state "
+                 loc="left", fontsize=12, fontweight="bold", pad=16)
+    ax.text(0.0, 1.008, f"{_txt(result.scenario_name)} · network {_txt(result.network_name)} · base state "
             f"{result.unserved_mw:,.0f} MW unserved", transform=ax.transAxes, fontsize=8, color="#555555",
             va="bottom", gid="map-subtitle")
     return fig
