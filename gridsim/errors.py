@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
-from gridsim.limits import MAX_NAME_CHARS, clip
-
-
-#: a key path (``outages[3].select.voltage_kv``) is shown at most this long
-MAX_KEY_CHARS = 120
+from gridsim.limits import MAX_NAME_CHARS, MAX_QUOTE_CHARS, clip
 
 
 class GridsimError(Exception):
@@ -37,7 +34,7 @@ class ScenarioError(GridsimError):
             if self.line:
                 where += f":{self.line}"
             where += ": "
-        key = f"{clip(self.key, MAX_KEY_CHARS)}: " if self.key else ""
+        key = f"{_short_key(self.key)}: " if self.key else ""
         return f"{where}{key}{self.message}"
 
     def located(self, *, file: str | None = None, line: int | None = None,
@@ -57,6 +54,11 @@ class OutputError(GridsimError):
 
 class SolverError(GridsimError):
     """A solve failed in a way that has no fallback (raised only under --strict)."""
+
+
+def _short_key(path: str) -> str:
+    """A key path with every key in it quoted at most MAX_QUOTE_CHARS long."""
+    return re.sub(rf"[^.\[\]]{{{MAX_QUOTE_CHARS + 1},}}", lambda m: clip(m.group()), path)
 
 
 def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> str:

@@ -15,6 +15,8 @@ from gridsim.metrics import check_invariants
 
 ROOT = Path(__file__).parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+CASE24 = ROOT / "scenarios" / "networks" / "pglib_opf_case24_ieee_rts.m"
+CASE14 = ROOT / "tests" / "data" / "pglib" / "pglib_opf_case14_ieee.m"
 OUTPUTS = {"summary.json", "loads.csv", "regions.csv", "islands.csv", "branches.csv", "buses.csv",
            "generators.csv", "outages.csv", "map.png", "regions.png", "report.html"}
 
@@ -37,6 +39,11 @@ def test_shipped_scenario_runs_through_the_cli(path, tmp_path, capsys):
     assert (loads["served_mw"] + loads["unserved_mw"] - loads["demand_mw"]).abs().max() < 1e-3
     assert loads["unserved_mw"].min() >= -1e-9
     assert summary["unserved_mw"] == pytest.approx(loads["unserved_mw"].sum(), abs=1e-3)
+    # every table a user adds up sums to summary.json, islands.csv too (destroyed buses: island -1)
+    for table in ("loads.csv", "regions.csv", "islands.csv"):
+        df = pd.read_csv(out / table)
+        for col in ("demand_mw", "served_mw", "unserved_mw"):
+            assert df[col].sum() == pytest.approx(summary[col], abs=1e-3), (table, col)
     assert summary["status"] in ("converged", "fallback-dc")
     html = (out / "report.html").read_text()
     assert summary["scenario"].split(",")[0] in html
@@ -96,6 +103,14 @@ BAD = [
     ("name: x\noutages:\n  - select: {kind: plant, fuel: hydro, region: Atlantis}\n",
      r"bad\.yaml:3: .*unknown region 'Atlantis'"),
     ("name: x\noutages:\n  - line: Nowhere - Elsewhere 330 kV\n", r"unknown line"),
+    ("name: !!binary aGVsbG8=\n", r"bad\.yaml:1: name: unsupported YAML tag !!binary"),
+    ("name: x\nload_level: !!str 0.5\n", r"bad\.yaml:2: load_level: unsupported YAML tag !!str"),
+    ("Name: x\n", r"bad\.yaml:1: Name: unknown key 'Name'; keys are case-sensitive: did you mean 'name'\?"),
+    (f"name: x\nnetwork: {CASE24}\noutages:\n  - branch: 39\n",
+     r"bad\.yaml:4: outages\[0\]\.branch: unknown branch 39: expected a row number 1\.\.38$"),
+    (f"name: x\nnetwork: {CASE24}\noutages:\n  - generator: 34\n", r"expected a row number 1\.\.33$"),
+    ("name: x\nnetwork: /dev/zero.json\n", r"network file not found"),
+    ("name: x\noutages:\n" + "  - plant: P\n" * 5001, r"bad\.yaml:2: outages: too many outage items: 5,001.*MAX_OUTAGES"),
 ]
 
 
@@ -143,3 +158,147 @@ def test_strict_exits_3_when_ac_falls_back(tmp_path, capsys):
     assert main(["run", path, "-o", str(tmp_path / "o"), "-q", "--no-report"]) == 0
     assert main(["run", path, "-o", str(tmp_path / "o"), "-q", "--no-report", "--strict"]) == 3
     assert "fallback-dc" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- output folders, files, bounds
+
+@pytest.fixture
+def no_simulation(monkeypatch):
+    """Fails the test if a simulation starts: bad input must be refused before."""
+    import importlib
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a simulation ran")
+
+    monkeypatch.setattr(importlib.import_module("gridsim.simulate"), "simulate", refuse)
+
+
+def _output_cases(tmp_path):
+    (tmp_path / "file").write_text("x")
+    cases = [(tmp_path / "file" / "x", "inside .*file, which is a file, not a folder"),
+             (tmp_path / "file" / "a" / "b", "inside .*file, which is a file"),
+             (tmp_path / "file", "output folder .*file is a file, not a folder")]
+    if Path("/sys/kernel").is_dir():      # not writable, even for root
+        cases += [(Path("/sys/kernel"), "cannot write in the output folder /sys/kernel: Permission denied"),
+                  (Path("/sys/gridsim-out"), "cannot create the output folder /sys/gridsim-out: ")]
+    return cases
+
+
+def test_output_folder_problems_exit_2_before_any_simulation(tmp_path, capsys, no_simulation):
+    import os
+
+    cases = _output_cases(tmp_path)
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if os.geteuid() != 0:
+        cases.append((locked / "out", "cannot create the output folder .*locked/out: Permission denied"))
+    for outdir, message in cases:
+        assert main(["run", str(ROOT / "scenarios" / "single-line-cut.yaml"), "-o", str(outdir)]) == 2, outdir
+        flat = " ".join(capsys.readouterr().err.split())
+        assert re.search(message, flat), flat
+        assert str(outdir).replace(" ", "") in flat.replace(" ", "")
+
+
+def test_special_and_oversized_scenario_files_exit_2_without_reading_them(tmp_path, capsys, no_simulation):
+    import os
+    import threading
+
+    os.mkfifo(tmp_path / "pipe.yaml")
+    big = tmp_path / "big.yaml"
+    big.write_text("name: x\ndescription: >\n" + "  words words words\n" * 20_000)
+    cases = [(tmp_path / "pipe.yaml", "is a FIFO (named pipe), not a regular file"), (big, "MAX_SCENARIO_BYTES")]
+    if Path("/dev/zero").exists():
+        cases.append((Path("/dev/zero"), "/dev/zero: is a character device, not a regular file"))
+    for path, message in cases:
+        codes: list[int] = []
+        worker = threading.Thread(target=lambda: codes.append(main(["validate", str(path)])), daemon=True)
+        worker.start()
+        worker.join(10)
+        if worker.is_alive():
+            if path.name == "pipe.yaml":
+                with open(path, "w"):
+                    pass
+            pytest.fail(f"gridsim kept reading {path}")
+        assert codes == [2]
+        assert message in " ".join(capsys.readouterr().err.split())
+
+
+def test_long_values_are_quoted_short(tmp_path, capsys):
+    for text in (f"name: x\noutages:\n  - plant: {'A' * 200_000}\n", f"name: {'N' * 200_000}\n",
+                 f"name: x\n{'k' * 200_000}: 1\n"):
+        assert main(["validate", _write(tmp_path, text)]) == 2
+        err = capsys.readouterr().err
+        assert len(err) < 800 and "Traceback" not in err, err[:300]
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"hello": "world", "bus": [1, 2, 3]}', r"n\.json: expected a pandapower network saved with pandapower\.to_json"),
+    ("[]", r"n\.json: expected a pandapower network .* found a JSON list"),
+    ('{"_module": "os", "_class": "system", "_object": "echo hi"}', r"n\.json: expected a pandapower network"),
+])
+def test_json_that_is_not_a_pandapower_network_exits_2(tmp_path, capsys, content, message):
+    (tmp_path / "n.json").write_text(content)
+    assert main(["validate", _write(tmp_path, "name: x\nnetwork: n.json\n")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, " ".join(err.split())), err
+    assert "internal error" not in err and "TypeError" not in err
+
+
+def test_corrupt_matpower_file_exits_2_in_gridsims_words(tmp_path, capsys):
+    (tmp_path / "c.m").write_text(CASE14.read_text().replace("mpc.baseMVA = 100.0;", ""))
+    assert main(["validate", _write(tmp_path, "name: x\nnetwork: c.m\n")]) == 2
+    flat = " ".join(capsys.readouterr().err.split())
+    assert "c.m: no `mpc.baseMVA = <number>;` line; expected a MATPOWER case" in flat
+    assert "CaseFrames" not in flat and "attribute" not in flat
+
+
+def test_network_root_confines_network_files(tmp_path, capsys):
+    (tmp_path / "nets").mkdir()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "nets" / "case.m").write_text(CASE14.read_text())
+    (tmp_path / "other" / "case.m").write_text(CASE14.read_text())
+    (tmp_path / "nets" / "link.m").symlink_to(tmp_path / "other" / "case.m")
+    inside = tmp_path / "in.yaml"
+    inside.write_text("name: in\nnetwork: nets/case.m\nsolver: dc\nresponse: none\n")
+    root = ["--network-root", str(tmp_path / "nets")]
+    assert main(["validate", str(inside), *root]) == 0
+    assert main(["run", str(inside), "-o", str(tmp_path / "o1"), "-q", "--no-report", *root]) == 0
+    for network in ("other/case.m", "nets/../other/case.m", "nets/link.m", str(tmp_path / "other" / "case.m")):
+        outside = tmp_path / "out.yaml"
+        outside.write_text(f"name: out\nnetwork: {network}\n")
+        for command in (["validate"], ["run", "-o", str(tmp_path / "o2")]):
+            assert main([command[0], str(outside), *command[1:], *root]) == 2
+            flat = " ".join(capsys.readouterr().err.split())
+            assert "out.yaml:2: network: network file" in flat and "is outside the network root" in flat, flat
+        assert main(["validate", str(outside)]) == 0            # without the option: a local tool's rules
+    assert not (tmp_path / "o2").exists()
+
+
+def test_a_dc_run_prints_only_gridsims_words(tmp_path):
+    """pandapower's "numba cannot be imported" lines (and any other library's chatter) stay off stderr."""
+    import subprocess
+    import sys
+
+    scenario = tmp_path / "dc.yaml"
+    scenario.write_text(f"name: dc\nnetwork: {CASE14}\nsolver: dc\noutages:\n  - branch: 1\n")
+    done = subprocess.run([sys.executable, "-m", "gridsim", "run", str(scenario), "-o", str(tmp_path / "o"), "-q",
+                           "--no-report"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and done.stdout == ""
+
+
+def test_quiet_third_party_keeps_our_warnings_and_counts_the_rest():
+    import logging
+    import warnings
+
+    from gridsim._quiet import hidden_note, quiet_third_party
+
+    with quiet_third_party() as hidden:
+        logging.getLogger("pandapower.auxiliary").warning("numba cannot be imported")
+        warnings.warn("a library's warning", UserWarning)            # issued from the test module: silenced
+        with pytest.warns(UserWarning, match="ours"):
+            warnings.warn_explicit("ours", UserWarning, "gridsim/x.py", 1, module="gridsim.x")
+    assert (hidden.hidden, hidden.errors) == (1, 0) and hidden_note(hidden) is None
+    with quiet_third_party() as hidden:
+        logging.getLogger("scipy").error("boom")
+    assert "1 error message(s)" in hidden_note(hidden)

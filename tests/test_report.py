@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
 
 import matplotlib
 import numpy as np
@@ -284,3 +285,65 @@ def test_report_escapes_data(make_result, tmp_path):
     html = write_report(result, tmp_path)["report.html"].read_text("utf-8")
     assert "<script" not in html
     assert "&lt;script&gt;" in html
+
+
+# -- "How to read this" and the island -1 row ---------------------------------------------------------------
+def _howto_text(html: str) -> str:
+    aside = re.search(r'<aside class="howto">(.*?)</aside>', html, re.S).group(1)
+    return " ".join(re.sub(r"<[^>]+>", "", aside).split())
+
+
+def test_how_to_read_this_keeps_each_cause_apart_from_its_text(make_result, tmp_path):
+    from gridsim.report.html import CAUSE_NOTES
+
+    text = _howto_text(write_report(make_result(), tmp_path)["report.html"].read_text("utf-8"))
+    for cause, note in CAUSE_NOTES.items():
+        assert f"{cause} {note.split()[0]}" in text and f"{cause}{note.split()[0]}" not in text, text
+
+
+@pytest.mark.skipif(not any(shutil.which(b) for b in ("chromium", "chromium-browser")),
+                    reason="needs headless Chromium")
+def test_how_to_read_this_in_a_browser(make_result, tmp_path):
+    """The page as Chromium lays it out: innerText follows the CSS, so a term that runs into its text shows."""
+    import subprocess
+
+    html = write_report(make_result(), tmp_path)["report.html"].read_text("utf-8")
+    probe = tmp_path / "probe.html"
+    probe.write_text(html.replace("</main>", '</main><pre id="probe"></pre><script>document.getElementById('
+                                  '"probe").textContent = document.querySelector(".howto").innerText;</script>'))
+    browser = next(shutil.which(b) for b in ("chromium", "chromium-browser") if shutil.which(b))
+    done = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", probe.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    shown = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
+    assert shown, done.stderr[-500:]
+    from gridsim.report.html import CAUSE_NOTES
+
+    for cause, note in CAUSE_NOTES.items():
+        first = note.split()[0]
+        assert re.search(rf"{cause}\s+{first}", shown.group(1)), shown.group(1)
+
+
+def test_destroyed_buses_are_counted_apart_from_islands(make_result, tmp_path):
+    result = make_result()
+    result.islands.loc[-1] = {"n_buses": 1, "demand_mw": 80.0, "capacity_mw": 0.0, "served_mw": 0.0,
+                              "unserved_mw": 80.0, "slack": "", "status": "dead", "energised": False}
+    for col in ("demand_mw", "served_mw", "unserved_mw"):
+        assert result.islands[col].sum() == result.summary[col]
+    html = write_report(result, tmp_path)["report.html"].read_text("utf-8")
+    line = " ".join(re.sub(r"<[^>]+>", "", re.search(r"<p>Overall:(.*?)</p>", html).group(1)).split())
+    assert "3 islands: 1 converged, 1 fallback-dc, 1 dead" in line and "out of service: 1 buses (island -1" in line
+
+
+def test_island_table_has_a_destroyed_row_that_makes_it_add_up(run):
+    import grids
+
+    net = grids.three_bus()
+    c = int(net.bus.index[net.bus["name"] == "C"][0])
+    result = run(net, [{"substation": net.bus.at[c, "substation"]}])
+    isl = result.islands
+    assert isl.loc[-1, "n_buses"] == 1 and isl.loc[-1, "demand_mw"] == pytest.approx(120.0)
+    assert "destroyed" in isl.loc[-1, "message"] and not isl.loc[-1, "energised"]
+    for col in ("demand_mw", "served_mw", "unserved_mw"):
+        assert isl[col].sum() == pytest.approx(result.summary[col])
+    untouched = run(grids.three_bus())
+    assert -1 not in untouched.islands.index

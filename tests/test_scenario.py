@@ -495,11 +495,12 @@ def test_long_strings_are_refused_naming_the_limit_and_quoted_short(text, key, l
 
 
 @pytest.mark.parametrize("text", [
-    "name: x\n{long}: 1\n",                                        # an unknown key
-    "name: x\noutages:\n  - {long}: A\n",                          # an unknown outage key
+    "name: x\n? {long}\n: 1\n",                                   # an unknown key (`? `: YAML's long key)
+    "name: x\noutages:\n  - ? {long}\n    : A\n",                   # an unknown outage key
+    "name: x\noutages:\n  - select: {{kind: plant, ? {long} : 1}}\n",  # an unknown selector key
     "name: x\nsolver: {long}\n",                                   # a value that is not one of the options
     "name: x\nload_level: {long}\n",                               # a value of the wrong type
-    "name: x\n{long}: 1\n{long}: 2\n",                             # a duplicate key
+    "name: x\n? {long}\n: 1\n? {long}\n: 2\n",                     # a duplicate key
     "name: x\ndescription: !{long} x\n",                           # a tag
 ])
 def test_messages_quote_at_most_a_readable_length_of_any_value(text):

@@ -171,7 +171,7 @@ def _solver_status(result: Result) -> str:
     counts = isl["status"].astype(str).value_counts() if "status" in isl else pd.Series(dtype=int)
     parts = ", ".join(f"{n} {_fmt(s, 'status')}" for s, n in counts.items())
     destroyed = every.loc[every.index.difference(isl.index)]
-    off = (f" · {_fmt(_col_sum(destroyed, 'n_buses'), 'int')} buses out of service (island -1, "
+    off = (f" · out of service: {_fmt(_col_sum(destroyed, 'n_buses'), 'int')} buses (island -1, "
            f"{_fmt(_col_sum(destroyed, 'demand_mw'), 'mw')} MW of demand)" if len(destroyed) else "")
     notes = "".join(f"<li>{escape(str(n))}</li>" for n in result.summary.get("notes", []))
     return (f"<p>Overall: {_fmt(result.summary.get('status', '?'), 'status')} · {len(isl)} islands"
