@@ -1,0 +1,236 @@
+"""FastDCEvaluator: the numbers of ``simulate()`` (``solver: dc``, ``response: none`` or ``optimal``) for many
+cases on one prepared model, without a copy of the network per case.
+
+A case is masks on the ``PreparedModel`` (``gridsim.batch.model``); its islands and balance come from
+``gridsim.batch.state`` (the rules of ``gridsim.topology`` and ``gridsim.balance``), its flows from one
+factorisation (``gridsim.batch.dcflow``), and an island with an overload is re-dispatched by the warm-started
+shedding LP (``gridsim.batch.lp``), its shed split into ``deficit`` and ``network`` as
+``gridsim.solvers.response`` splits it. ``evaluate_many`` does the single-branch cases that keep the grid in
+one piece and need no LP all at once (one PTDF column per case, vectorised). ``SimulateEvaluator``
+(``gridsim.batch.cases``) is the definition of the right answer; tests/test_batch_fast.py keeps them equal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import numpy as np
+
+from gridsim.batch.cases import CASE_COLUMNS, FAILED, CaseSpec, failed_record, outage_models
+from gridsim.batch.dcflow import DCFlow
+from gridsim.batch.model import CaseMasks, PreparedModel
+from gridsim.batch.state import CaseState, case_state
+from gridsim.solvers.response import AC_ROUNDS
+
+#: loading above 100 % by more than this (percent) is an overload (``gridsim.solvers.ratings``)
+OVERLOAD_MARGIN_PCT = 1e-6
+#: responses and solvers this evaluator reproduces
+RESPONSES, SOLVERS = ("none", "optimal"), ("dc",)
+#: single-branch cases evaluated together (one PTDF block each)
+CHUNK = 256
+#: shedding LP engines: the warm-started whole-model LP (``highs``), or ``optimal_shed`` per island exactly as
+#: ``simulate()`` calls it (``reference``). Both give the same shed per island; where equal weights leave the
+#: choice of loads open (``shedding: proportional``), only ``reference`` picks the same loads as ``simulate()``.
+LP_ENGINES = {"highs": ("gridsim.batch.lp", "ShedLP"), "reference": ("gridsim.batch.lp_reference", "ReferenceLP")}
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+def check_supported(scenario) -> None:
+    """ValueError unless the scenario is one this evaluator reproduces."""
+    solver, response = getattr(scenario, "solver", "dc"), getattr(scenario, "response", "none")
+    if solver not in SOLVERS or response not in RESPONSES:
+        raise ValueError(f"FastDCEvaluator does solver {'/'.join(SOLVERS)} with response "
+                         f"{' or '.join(RESPONSES)}, not solver {solver!r} with response {response!r}; use "
+                         "SimulateEvaluator (gridsim.batch.cases) for this scenario")
+
+
+class FastDCEvaluator:
+    """Evaluate cases (``CaseSpec``) on one prepared model; records as ``gridsim.batch.cases.record_of``."""
+
+    def __init__(self, scenario, net=None, lp: str = "auto"):
+        check_supported(scenario)
+        if lp == "auto":   # priority weights make the shed loads (and so critical MW) the optimum's own
+            lp = "highs" if scenario.shedding == "priority" else "reference"
+        if lp not in LP_ENGINES:
+            raise ValueError(f"lp must be 'auto' or one of {', '.join(LP_ENGINES)}, got {lp!r}")
+        self.lp_engine = lp
+        self.scenario = scenario
+        self.method = scenario.shedding
+        self.optimal = getattr(scenario, "response", "none") == "optimal"
+        self.model = pm = PreparedModel(scenario, net)
+        self.flow = DCFlow(pm)
+        self._lp = None
+        self.empty = CaseMasks(_EMPTY, _EMPTY, _EMPTY, None, _EMPTY)
+        self.base = case_state(pm, self.empty, self.method)
+        self.base_flow = self.flow.flows(self.base.injection(pm))
+        self.base_live = self.base.branch_energised(pm)
+        self._threshold = pm.detect_limit * (1.0 + OVERLOAD_MARGIN_PCT / 100.0)
+        self.notes = _notes(scenario)
+
+    # -- public ----------------------------------------------------------------------------------------------
+    def evaluate(self, case: CaseSpec) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        try:
+            rec = self.evaluate_masks(self.model.masks(outage_models(case)))
+        except Exception as exc:  # noqa: BLE001 -- a batch never dies because one case failed
+            return failed_record(FAILED, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
+        rec["time_s"] = time.perf_counter() - t0
+        return rec
+
+    def evaluate_many(self, cases) -> list[dict[str, Any]]:
+        """Records for ``cases`` in order; single-branch cases that need no LP are done together."""
+        out: list[dict[str, Any] | None] = [None] * len(cases)
+        singles: list[tuple[int, CaseMasks]] = []
+        for i, case in enumerate(cases):
+            t0 = time.perf_counter()
+            try:
+                masks = self.model.masks(outage_models(case))
+            except Exception as exc:  # noqa: BLE001
+                out[i] = failed_record(FAILED, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
+                continue
+            if masks.injections_unchanged and len(masks.branch_out) == 1:
+                singles.append((i, masks))
+            else:
+                out[i] = self.evaluate_masks(masks)
+                out[i]["time_s"] = time.perf_counter() - t0
+        for start in range(0, len(singles), CHUNK):
+            chunk = singles[start:start + CHUNK]
+            t0 = time.perf_counter()
+            for (i, _), rec in zip(chunk, self._singles([m for _, m in chunk])):
+                out[i] = rec
+            dt = (time.perf_counter() - t0) / len(chunk)
+            for i, _ in chunk:
+                out[i]["time_s"] = dt
+        return out  # type: ignore[return-value]
+
+    def evaluate_masks(self, masks: CaseMasks) -> dict[str, Any]:
+        """The record of one case given as masks (``PreparedModel.masks``)."""
+        if not len(masks.branch_out) and masks.injections_unchanged:
+            st, flow = self.base, self.base_flow
+        else:
+            st = case_state(self.model, masks, self.method)
+            flow = self._flows(st, masks.branch_out)
+        return self._respond(masks, st, flow)
+
+    # -- steps -----------------------------------------------------------------------------------------------
+    def _singles(self, chunk: list[CaseMasks]) -> list[dict[str, Any]]:
+        branches = np.array([m.branch_out[0] for m in chunk])
+        flows, split = self.flow.single_outage_flows(self.base_flow, branches)
+        over = self.base_live[:, None] & (np.abs(flows) > self._threshold[:, None])
+        over[branches, np.arange(len(branches))] = False
+        n_over = over.sum(axis=0)
+        recs = []
+        for j, masks in enumerate(chunk):
+            if split[j]:
+                recs.append(self.evaluate_masks(masks))
+            elif self.optimal and n_over[j]:
+                st = dataclasses.replace(self.base, branch_on=self._on_without(branches[j]))
+                recs.append(self._respond(masks, st, flows[:, j]))
+            else:
+                recs.append(self._record(self.base, int(n_over[j]), self.notes))
+        return recs
+
+    def _on_without(self, branch: int) -> np.ndarray:
+        on = np.ones(self.model.n_branch, dtype=bool)
+        on[branch] = False
+        return on
+
+    def _flows(self, st: CaseState, branch_out: np.ndarray) -> np.ndarray:
+        base = self.flow.flows(st.injection(self.model))
+        return self.flow.outage_flows(base, branch_out)
+
+    def _overloaded(self, st: CaseState, flow: np.ndarray) -> np.ndarray:
+        return st.branch_energised(self.model) & (np.abs(flow) > self._threshold)
+
+    def _respond(self, masks: CaseMasks, st: CaseState, flow: np.ndarray) -> dict[str, Any]:
+        over = self._overloaded(st, flow)
+        notes = list(self.notes)
+        if self.optimal and over.any():
+            st, over = self._optimal(masks, st, flow, over, notes)
+        return self._record(st, int(over.sum()), notes)
+
+    def _optimal(self, masks: CaseMasks, st: CaseState, flow: np.ndarray, over: np.ndarray, notes: list):
+        """``gridsim.solvers.response.respond_optimal`` in DC: the islands with an overload are re-dispatched by
+        the LP, flows re-solved, and what is still overloaded is reported (status ``violated``). In DC the
+        response never tightens a limit, so an island's LP, once solved, would give the same answer again:
+        later rounds only solve islands not solved before."""
+        pm = self.model
+        st = dataclasses.replace(st, served=st.served.copy(), deficit=st.deficit.copy(),
+                                 network=st.network.copy(), dispatch=st.dispatch.copy())
+        gen_on = pm.gen_on.copy()
+        gen_on[masks.gen_out] = False
+        done = np.zeros(len(st.energised), dtype=bool)
+        for _ in range(AC_ROUNDS):
+            todo = np.zeros(len(st.energised), dtype=bool)
+            todo[st.labels[pm.br_from[over]]] = True
+            todo &= ~done
+            if not todo.any():
+                break
+            res = self.lp.solve(st, todo, gen_on, pm.lp_limit)
+            if res.ok:
+                _apply_lp(pm, st, todo, gen_on, res)
+            else:
+                notes.append(f"optimal shedding LP {res.status}; kept the balance")
+            done |= todo
+            over = self._overloaded(st, self._flows(st, masks.branch_out))
+        if over.any():
+            notes.append(f"limits still violated after the response: {int(over.sum())} branch(es) overloaded")
+        return st, over
+
+    @property
+    def lp(self):
+        if self._lp is None:
+            import importlib
+
+            module, name = LP_ENGINES[self.lp_engine]
+            self._lp = getattr(importlib.import_module(module), name)(self.model, self.method)
+        return self._lp
+
+    def _record(self, st: CaseState, n_over: int, notes: list[str]) -> dict[str, Any]:
+        pm = self.model
+        unserved = st.isolated + st.deficit + st.network
+        by_cause = {"isolated": float(st.isolated.sum()), "deficit": float(st.deficit.sum()),
+                    "network": float(st.network.sum()), "cascade": 0.0}
+        rec: dict[str, Any] = {c: None for c in CASE_COLUMNS}
+        rec.update({f"unserved_{c}_mw": v for c, v in by_cause.items()})
+        rec.update(unserved_mw=float(unserved.sum()), critical_unserved_mw=float(unserved[pm.critical].sum()),
+                   n_islands=st.n_islands, n_overloaded=n_over,
+                   status=_status(st, n_over, self.optimal), message="; ".join(notes)[:500],
+                   time_s=0.0)
+        return rec
+
+
+def _apply_lp(pm, st: CaseState, lp_islands: np.ndarray, gen_on: np.ndarray, res) -> None:
+    """Write the LP's shed and dispatch into ``st`` for the re-dispatched islands; split each island's shed
+    into deficit (what its capacity could not cover) and network (the rest), as ``_lp_island`` does."""
+    loads = np.flatnonzero((st.load_island >= 0) & lp_islands[np.maximum(st.load_island, 0)])
+    isl = st.load_island[loads]
+    shed = res.shed[loads]
+    total = np.bincount(isl, weights=shed, minlength=len(lp_islands))
+    deficit_total = np.maximum(0.0, st.demand_island - st.cap_island)
+    net_share = np.divide(np.maximum(0.0, total - deficit_total), total, out=np.zeros(len(total)),
+                          where=total > 1e-9)
+    st.served[loads] = pm.demand[loads] - shed
+    st.deficit[loads] = shed * (1.0 - net_share[isl])
+    st.network[loads] = shed * net_share[isl]
+    gbus = st.labels[pm.gen_bus]
+    gens = np.flatnonzero(gen_on & (gbus >= 0) & lp_islands[np.maximum(gbus, 0)])
+    st.dispatch[gens] = res.dispatch[gens]
+
+
+def _status(st: CaseState, n_over: int, optimal: bool) -> str:
+    """``gridsim.assemble.overall_status``: dead without an energised island; an optimal response that leaves
+    an overload marks its island ``violated`` (``gridsim.solvers.limits.record_violations``)."""
+    if not st.energised.any():
+        return "dead"
+    return "violated" if optimal and n_over else "converged"
+
+
+def _notes(scenario) -> list[str]:
+    if any(getattr(o, "at_h", 0) or getattr(o, "repair_h", None) for o in scenario.outages):
+        return ["strike and repair times (at_h, repair_h) are recorded but this snapshot treats every outage "
+                "as simultaneous and unrepaired"]
+    return []

@@ -1,0 +1,131 @@
+"""Islands and balance of one case on the prepared model, vectorised.
+
+The same rules as ``gridsim.topology.find_islands`` and ``gridsim.balance.balance`` (DC: no loss allowance):
+an island is energised if it has an in-service unit with capacity > 1e-9 MW; a dead island's load is lost
+(``isolated``); an energised island short of capacity sheds the difference with ``gridsim.balance.shed_to``
+(``deficit``) and dispatches its units in merit order (``merit_dispatch_grouped``, equal to
+``gridsim.dispatch.merit_dispatch`` island by island; tests/test_batch_fast.py checks it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from gridsim.balance import shed_to
+
+#: a unit with at most this capacity does not energise its island (``gridsim.topology``)
+MIN_CAPACITY_MW = 1e-9
+
+
+@dataclass
+class CaseState:
+    """Per-case arrays (positions into the prepared model's arrays)."""
+
+    branch_on: np.ndarray     # per model branch
+    labels: np.ndarray        # island per model bus (-1: out of service)
+    n_islands: int            # rows of the island table: islands, and island -1 once a bus is out
+    energised: np.ndarray     # per island
+    gen_island: np.ndarray    # per gen: island of a live unit (-1: not live)
+    gen_cap: np.ndarray       # per gen: capacity in this case
+    load_island: np.ndarray   # per load: island it is served from (-1: none)
+    demand_island: np.ndarray  # per island (MW)
+    cap_island: np.ndarray    # per island (MW)
+    served: np.ndarray        # per load (MW)
+    isolated: np.ndarray      # per load (MW)
+    deficit: np.ndarray       # per load (MW)
+    network: np.ndarray       # per load (MW), set by the optimal response
+    dispatch: np.ndarray      # per gen (MW)
+
+    def injection(self, pm) -> np.ndarray:
+        """Net injection per model bus (MW): dispatch less served demand."""
+        return (np.bincount(pm.gen_bus, weights=self.dispatch, minlength=pm.n_bus)
+                - np.bincount(pm.load_bus, weights=self.served, minlength=pm.n_bus))
+
+    def branch_energised(self, pm) -> np.ndarray:
+        """Per model branch: in service and inside an energised island."""
+        lab = self.labels[pm.br_from]
+        return self.branch_on & (lab >= 0) & self.energised[np.maximum(lab, 0)]
+
+
+def case_state(pm, masks, method: str) -> CaseState:
+    """Islands and balance of the case ``masks`` (``gridsim.batch.model.CaseMasks``)."""
+    branch_on = np.ones(pm.n_branch, dtype=bool)
+    branch_on[masks.branch_out] = False
+    bus_on = pm.bus_active.copy()
+    bus_on[masks.bus_dead] = False
+    labels, n_islands, n_lab = _islands(pm, branch_on, bus_on)
+    cap = pm.gen_cap if masks.gen_cap is None else masks.gen_cap
+    gen_live = pm.gen_on & (cap > MIN_CAPACITY_MW)
+    gen_live[masks.gen_out] = False
+    gen_island = np.where(gen_live, labels[pm.gen_bus], -1)
+    energised = np.bincount(gen_island[gen_island >= 0], minlength=n_lab) > 0
+    load_ok = pm.load_on.copy()
+    load_ok[masks.load_out] = False
+    load_island = np.where(load_ok, labels[pm.load_bus], -1)
+    return balance_state(pm, branch_on, labels, n_islands, energised, gen_island, cap, load_island, method)
+
+
+def balance_state(pm, branch_on, labels, n_islands, energised, gen_island, cap, load_island,
+                  method: str) -> CaseState:
+    n_lab = len(energised)
+    live = gen_island >= 0
+    served_from = np.where((load_island >= 0) & energised[np.maximum(load_island, 0)], load_island, -1)
+    inside = served_from >= 0
+    demand = pm.demand
+    d_isl = np.bincount(served_from[inside], weights=demand[inside], minlength=n_lab)
+    c_isl = np.bincount(gen_island[live], weights=cap[live], minlength=n_lab)
+    target = np.minimum(d_isl, c_isl)
+    served = np.where(inside, demand, 0.0)
+    for isl in np.flatnonzero(energised & (target < d_isl - 1e-12)):
+        members = np.flatnonzero(served_from == isl)
+        served[members] = shed_to(demand[members], pm.priority[members], float(target[isl]), method)
+    served_isl = np.bincount(served_from[inside], weights=served[inside], minlength=n_lab)
+    dispatch = merit_dispatch_grouped(cap, pm.gen_cost, gen_island, np.minimum(c_isl, served_isl))
+    isolated = np.where(inside, 0.0, demand)
+    deficit = np.clip(demand - served - isolated, 0.0, None)
+    return CaseState(branch_on, labels, n_islands, energised, gen_island, cap, served_from, d_isl, c_isl,
+                     served, isolated, deficit, np.zeros(len(demand)), dispatch)
+
+
+def _islands(pm, branch_on: np.ndarray, bus_on: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """(label per model bus, number of islands find_islands counts, number of labels)."""
+    f, t = pm.br_from[branch_on], pm.br_to[branch_on]
+    graph = sp.csr_matrix((np.ones(len(f)), (f, t)), shape=(pm.n_bus, pm.n_bus))
+    n_lab, labels = connected_components(graph, directed=False)
+    labels = np.where(bus_on, labels, -1)
+    counted = labels[pm.bus_counted & bus_on]
+    # the island table (gridsim.assemble.island_table) has one more row, island -1, once a bus is out of
+    # service; the summary's n_islands counts its rows
+    off = bool((~bus_on & pm.bus_real).any())
+    return labels, len(np.unique(counted)) + off, n_lab
+
+
+def merit_dispatch_grouped(cap: np.ndarray, cost: np.ndarray, group: np.ndarray,
+                           target: np.ndarray) -> np.ndarray:
+    """``gridsim.dispatch.merit_dispatch`` for every group at once: units with ``group[i] >= 0`` meet
+    ``target[group]`` cheapest first, units of equal cost in a group at one utilisation; others give 0."""
+    out = np.zeros(len(cap))
+    live = np.flatnonzero(group >= 0)
+    if not len(live):
+        return out
+    g, c, p = group[live], cost[live], np.maximum(cap[live], 0.0)
+    order = np.lexsort((c, g))
+    g, c, p = g[order], c[order], p[order]
+    new = np.ones(len(g), dtype=bool)
+    new[1:] = (g[1:] != g[:-1]) | (c[1:] != c[:-1])
+    block = np.cumsum(new) - 1
+    block_cap = np.bincount(block, weights=p)
+    block_group = g[new]
+    first = np.ones(len(block_group), dtype=bool)
+    first[1:] = block_group[1:] != block_group[:-1]
+    excl = np.cumsum(block_cap) - block_cap
+    offset = np.repeat(excl[first], np.diff(np.append(np.flatnonzero(first), len(block_group))))
+    before = excl - offset
+    u = np.divide(np.clip(target[block_group] - before, 0.0, block_cap), block_cap,
+                  out=np.zeros(len(block_cap)), where=block_cap > 0)
+    out[live[order]] = p * u[block]
+    return out

@@ -1,0 +1,311 @@
+"""FastDCEvaluator against the reference SimulateEvaluator (one ``simulate()`` per case): the same unserved MW in
+total and by cause (1e-6 MW), critical unserved, islands, overloaded branches and status, case by case; and its
+parts against what they stand for (merit dispatch, DC flows after outages)."""
+
+from __future__ import annotations
+
+import functools
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("highspy")
+
+from gridsim.batch.cases import CaseSpec, SimulateEvaluator  # noqa: E402
+from gridsim.batch.fast import FastDCEvaluator  # noqa: E402
+
+ROOT = Path(__file__).parent.parent
+CASE24 = str(Path(__file__).parent / "data" / "pglib" / "pglib_opf_case24_ieee_rts.m")
+CASE118 = str(Path(__file__).parent / "data" / "pglib" / "pglib_opf_case118_ieee.m")
+FLOAT_COLUMNS = ("unserved_mw", "unserved_isolated_mw", "unserved_deficit_mw", "unserved_network_mw",
+                 "unserved_cascade_mw", "critical_unserved_mw")
+EXACT_COLUMNS = ("n_islands", "n_overloaded", "status")
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+
+def scenario(network: str, shedding: str = "proportional", response: str = "optimal", outages=(), **fields):
+    from gridsim.scenario import Scenario
+
+    return Scenario.model_validate({"name": "batch", "network": network, "solver": "dc", "response": response,
+                                    "shedding": shedding, "outages": list(outages), **fields})
+
+
+@functools.lru_cache(maxsize=None)
+def evaluators(network: str, shedding: str, response: str = "optimal"):
+    """(fast, reference) on one prepared network, cached per module run (preparing takes ~0.5 s). MATPOWER
+    loads get priorities 1, 2, 3 in turn (they all have 2), so that priority shedding differs."""
+    from gridsim.networks import build_network
+
+    net = build_network(network)
+    if network.endswith(".m"):
+        net.load["priority"] = [1 + i % 3 for i in range(len(net.load))]
+    fast = FastDCEvaluator(scenario(network, shedding, response), net)
+    return fast, SimulateEvaluator(fast.scenario, net)
+
+
+def assert_same(fast_recs, ref_recs, cases) -> None:
+    bad = []
+    for case, f, r in zip(cases, fast_recs, ref_recs):
+        assert r["status"] != "failed", f"{case}: reference failed: {r['message']}"
+        diff = {c: (r[c], f[c]) for c in FLOAT_COLUMNS if not abs(r[c] - f[c]) <= 1e-6}
+        diff.update({c: (r[c], f[c]) for c in EXACT_COLUMNS if r[c] != f[c]})
+        if diff:
+            bad.append(f"{case.outages}: (reference, fast) {diff}")
+    assert not bad, f"{len(bad)} of {len(cases)} cases differ:\n" + "\n".join(bad[:10])
+
+
+def differential(network: str, shedding: str, cases, response: str = "optimal"):
+    fast, ref = evaluators(network, shedding, response)
+    fast_recs = fast.evaluate_many(cases)
+    assert_same(fast_recs, [ref.evaluate(c) for c in cases], cases)
+    return fast_recs
+
+
+def single_cases(net, kinds=("branch", "transformer", "substation", "plant", "unit")) -> list[CaseSpec]:
+    """One case per asset of each kind (MATPOWER networks name branches by row: 'branch: N')."""
+    names = {
+        "branch": list(range(1, len(net.line) + len(net.trafo) + 1)),
+        "line": net.line["name"].tolist(),
+        "transformer": net.trafo["name"].tolist(),
+        "substation": sorted(set(net.bus["substation"].astype(str))),
+        "plant": sorted(set(net.gen.loc[net.gen["kind"] == "unit", "plant"].astype(str))),
+        "unit": net.gen.loc[net.gen["kind"] == "unit", "name"].tolist(),
+    }
+    return [CaseSpec(f"{k}:{n}", ({k: n},)) for k in kinds for n in names[k]]
+
+
+def random_cases(net, n: int, seed: int, kmax: int, line_kind: str = "branch") -> list[CaseSpec]:
+    """Multi-asset cases: lines, transformers, substations, units (some derated)."""
+    rng = random.Random(seed)
+    pools = {line_kind: single_cases(net, (line_kind,)), "unit": single_cases(net, ("unit",)),
+             "substation": single_cases(net, ("substation",)), "transformer": single_cases(net, ("transformer",))}
+    cases = []
+    for i in range(n):
+        items = []
+        for _ in range(rng.randint(2, kmax)):
+            kind = rng.choice([line_kind] * 3 + ["unit", "substation", "transformer"])
+            item = dict(rng.choice(pools[kind]).outages[0])
+            if kind == "unit" and rng.random() < 0.5:
+                item["derate"] = round(rng.uniform(0.0, 0.9), 2)
+            items.append(item)
+        cases.append(CaseSpec(f"random-{seed}-{i}", tuple(items)))
+    return cases
+
+
+def splitting_lines(net) -> list[str]:
+    """Lines whose loss alone splits the grid (brute force over the bus graph)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    pos = {b: i for i, b in enumerate(net.bus.index)}
+    edges = [(pos[a], pos[b]) for a, b in zip(net.line["from_bus"], net.line["to_bus"])]
+    edges += [(pos[a], pos[b]) for a, b in zip(net.trafo["hv_bus"], net.trafo["lv_bus"])]
+    n = len(pos)
+    out = []
+    for k, name in enumerate(net.line["name"]):
+        keep = [e for j, e in enumerate(edges) if j != k]
+        f, t = zip(*keep)
+        if connected_components(coo_matrix((np.ones(len(f)), (f, t)), shape=(n, n)), directed=False)[0] > 1:
+            out.append(name)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ differential
+
+def test_case24_every_single_asset():
+    fast, _ = evaluators(CASE24, "proportional")
+    recs = differential(CASE24, "proportional", single_cases(fast.model.base))
+    assert any(r["n_islands"] > 1 for r in recs)            # some cases split the grid
+    assert any(r["unserved_deficit_mw"] > 1.0 for r in recs)
+
+
+def test_case24_substations_and_plants_with_priority_shedding():
+    fast, _ = evaluators(CASE24, "priority")
+    cases = single_cases(fast.model.base, ("substation", "plant"))
+    recs = differential(CASE24, "priority", cases)
+    proportional = evaluators(CASE24, "proportional")[0].evaluate_many(cases)
+    crit = [(r["critical_unserved_mw"], p["critical_unserved_mw"]) for r, p in zip(recs, proportional)
+            if r["unserved_deficit_mw"] > 1.0]
+    assert crit and all(a <= b + 1e-9 for a, b in crit) and sum(a for a, _ in crit) < sum(b for _, b in crit)
+
+
+@pytest.mark.parametrize("shedding", ["proportional", "priority"])
+def test_case24_multi_asset_cases_with_network_shedding(shedding):
+    fast, _ = evaluators(CASE24, shedding)
+    cases = random_cases(fast.model.base, 14, seed=21, kmax=5)
+    recs = differential(CASE24, shedding, cases)
+    assert sum(r["unserved_network_mw"] > 1.0 for r in recs) >= 2   # the LP ran and shed for the network
+
+
+def test_case24_published_worst_attacks():
+    """Sundar et al. (2018) RTS-24 N-k results (tests/data/nk_rts24.csv) through the fast path."""
+    import pandas as pd
+
+    nk = pd.read_csv(Path(__file__).parent / "data" / "nk_rts24.csv")
+    cases = [CaseSpec(f"k{r.k}", tuple({"branch": int(b)} for b in str(r.branches_out).split())) for r in nk.itertuples()]
+    recs = differential(CASE24, "proportional", cases)
+    for rec, row in zip(recs, nk.itertuples()):
+        assert rec["unserved_mw"] == pytest.approx(row.published_total_shed_mw, abs=0.5)
+
+
+def test_builtin_grid_sample_with_every_splitting_line():
+    fast, _ = evaluators("dnipro-like", "proportional")
+    net = fast.model.base
+    split = splitting_lines(net)
+    assert len(split) >= 20
+    others = [n for n in net.line["name"] if n not in set(split)]
+    sample = split + random.Random(0).sample(others, 8)
+    cases = [CaseSpec(f"line:{n}", ({"line": n},)) for n in sample]
+    recs = differential("dnipro-like", "proportional", cases)
+    assert sum(r["n_islands"] > 1 for r in recs) == len(split)
+
+
+def test_builtin_grid_multi_asset_cases():
+    fast, _ = evaluators("dnipro-like", "priority")
+    cases = random_cases(fast.model.base, 8, seed=2, kmax=6, line_kind="line")
+    differential("dnipro-like", "priority", cases)
+
+
+def test_response_none_reports_overloads_and_sheds_nothing_for_them():
+    fast, _ = evaluators(CASE24, "proportional", "none")
+    cases = random_cases(fast.model.base, 10, seed=3, kmax=5)
+    recs = differential(CASE24, "proportional", cases, response="none")
+    assert all(r["unserved_network_mw"] == 0.0 for r in recs)
+    assert any(r["n_overloaded"] > 0 for r in recs)
+
+
+def test_on_top_of_a_damaged_scenario_with_derates():
+    """The scenario's own outages are applied once; a case's derate is a fraction of the prepared capacity."""
+    from gridsim.scenario import load_scenario
+
+    sc = load_scenario(ROOT / "scenarios" / "winter-salvo.yaml").model_copy(update={"solver": "dc"})
+    fast = FastDCEvaluator(sc)
+    ref = SimulateEvaluator(sc, fast.model.base)
+    gen = fast.model.base.gen
+    units = gen.loc[gen["plant"] == "Dubrava TPP", "name"].tolist()   # derated to 40 % by the scenario
+    cases = [CaseSpec("deeper", ({"unit": units[0], "derate": 0.2},)),
+             CaseSpec("milder", ({"unit": units[0], "derate": 0.7},)),      # min(40 %, 70 %): no change
+             CaseSpec("sub", ({"substation": "Kalynivsk"}, {"plant": "Zorya NPP", "derate": 0.5}))]
+    recs = fast.evaluate_many(cases)
+    assert_same(recs, [ref.evaluate(c) for c in cases], cases)
+    assert recs[0]["unserved_mw"] >= recs[1]["unserved_mw"] - 1e-9
+
+
+def test_load_outage_is_lost_as_isolated():
+    fast, ref = evaluators(CASE24, "proportional")
+    load = fast.model.base.load.iloc[3]
+    cases = [CaseSpec("load", ({"select": {"kind": "load", "name": load["name"]}},))]
+    recs = fast.evaluate_many(cases)
+    assert recs[0]["unserved_isolated_mw"] == pytest.approx(load["p_mw"], abs=1e-9)
+    assert recs[0]["unserved_mw"] == pytest.approx(load["p_mw"], abs=1e-9)
+    assert_same(recs, [ref.evaluate(c) for c in cases], cases)
+
+
+def test_bad_name_is_a_failed_record_like_the_reference():
+    fast, ref = evaluators(CASE24, "proportional")
+    case = CaseSpec("typo", ({"unit": "gen 999"},))
+    f, r = fast.evaluate(case), ref.evaluate(case)
+    assert f["status"] == r["status"] == "failed"
+    assert f["message"] == r["message"] and "gen 999" in f["message"]
+    assert fast.evaluate_many([case])[0]["message"] == r["message"]
+
+
+def test_evaluate_and_evaluate_many_agree():
+    fast, _ = evaluators(CASE24, "priority")
+    cases = single_cases(fast.model.base, ("branch",)) + random_cases(fast.model.base, 10, seed=5, kmax=4)
+    one = [fast.evaluate(c) for c in cases]
+    many = fast.evaluate_many(cases)
+    for a, b in zip(one, many):
+        assert {k: v for k, v in a.items() if k != "time_s"} == {k: v for k, v in b.items() if k != "time_s"}
+
+
+@pytest.mark.parametrize("fields", [{"solver": "ac"}, {"response": "cascade"}])
+def test_other_solvers_and_responses_point_to_the_reference(fields):
+    sc = scenario(CASE24).model_copy(update=fields)
+    with pytest.raises(ValueError, match="SimulateEvaluator"):
+        FastDCEvaluator(sc)
+
+
+# ------------------------------------------------------------------------------------------------- the parts
+
+def test_grouped_merit_dispatch_equals_merit_dispatch_island_by_island():
+    from gridsim.batch.state import merit_dispatch_grouped
+    from gridsim.dispatch import merit_dispatch
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(1, 30))
+        cap = rng.choice([0.0, 10.0, 50.0, 120.5], n) * rng.integers(0, 3, n)
+        cost = rng.choice([0.0, 10.0, 20.0, 45.0, 70.0], n)
+        group = rng.integers(-1, 4, n)
+        target = rng.uniform(0, 400, 4)
+        got = merit_dispatch_grouped(cap, cost, group, target)
+        for g in range(4):
+            m = group == g
+            want = merit_dispatch(cap[m], cost[m], target[g])
+            np.testing.assert_allclose(got[m], want, atol=1e-9)
+        assert (got[group < 0] == 0).all()
+
+
+def test_outage_flows_equal_a_direct_solve_per_island():
+    """Compensated flows after 1-4 branch outages (some splitting the grid) equal flows solved directly on the
+    damaged topology with one reference per island, for balanced island injections."""
+    from scipy.sparse.csgraph import connected_components
+    from scipy.sparse.linalg import spsolve
+
+    from gridsim.batch.state import _islands
+
+    fast, _ = evaluators(CASE118, "proportional")
+    pm, flow = fast.model, fast.flow
+    rng = np.random.default_rng(1)
+    n_split = 0
+    for _ in range(60):
+        out = np.unique(rng.integers(0, pm.n_branch, int(rng.integers(1, 5))))
+        on = np.ones(pm.n_branch, bool)
+        on[out] = False
+        labels, _, n_lab = _islands(pm, on, pm.bus_active)
+        n_split += n_lab > 1
+        inj = rng.normal(0, 50, pm.n_bus)
+        inj -= (np.bincount(labels, inj, n_lab) / np.bincount(labels, minlength=n_lab))[labels]  # balance
+        got = flow.outage_flows(flow.flows(inj), out)
+        b = (flow.inc[on].T @ np.diag(pm.bw[on]) @ flow.inc[on].toarray())
+        _, first = np.unique(labels, return_index=True)
+        keep = np.setdiff1d(np.arange(pm.n_bus), first)
+        theta = np.zeros(pm.n_bus)
+        theta[keep] = spsolve(b[np.ix_(keep, keep)], inj[keep])
+        want = np.where(on, pm.bw * (flow.inc @ theta), 0.0)
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    assert n_split >= 3
+
+
+# ------------------------------------------------------------------------------------------------------- slow
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shedding", ["proportional", "priority"])
+def test_builtin_grid_every_single_asset(shedding):
+    fast, _ = evaluators("dnipro-like", shedding)
+    differential("dnipro-like", shedding, single_cases(fast.model.base, ("line", "transformer", "substation",
+                                                                          "plant", "unit")))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shedding", ["proportional", "priority"])
+def test_case118_every_single_asset_and_random_multi(shedding):
+    fast, _ = evaluators(CASE118, shedding)
+    net = fast.model.base
+    differential(CASE118, shedding, single_cases(net) + random_cases(net, 150, seed=7, kmax=8))
+
+
+@pytest.mark.slow
+def test_case24_every_single_asset_with_priority_shedding():
+    fast, _ = evaluators(CASE24, "priority")
+    differential(CASE24, "priority", single_cases(fast.model.base))
+
+
+@pytest.mark.slow
+def test_case24_many_random_multi_asset_cases():
+    fast, _ = evaluators(CASE24, "priority")
+    differential(CASE24, "priority", random_cases(fast.model.base, 400, seed=11, kmax=8))
