@@ -5,7 +5,8 @@ message naming the limit, instead of running until memory or patience runs out:
 
 - a scenario file holds at most ``MAX_SCENARIO_BYTES`` bytes and ``MAX_OUTAGES`` outage items;
 - a name (scenario name, asset name, region, selector glob) has at most ``MAX_NAME_CHARS`` characters, a
-  ``description`` at most ``MAX_TEXT_CHARS``, a ``network`` spec at most ``MAX_PATH_CHARS``;
+  ``description`` at most ``MAX_TEXT_CHARS``, a ``network`` spec at most ``MAX_PATH_CHARS``, an asset number
+  (``bus: 11``) at most ``MAX_NUMBER_DIGITS`` digits;
 - a network file (``.m``, ``.json``) holds at most ``MAX_NETWORK_BYTES`` bytes;
 - only regular files are read: a device (``/dev/zero``), a FIFO or a socket is an error before any read;
 - error messages quote at most ``MAX_QUOTE_CHARS`` characters of any value a user wrote.
@@ -25,6 +26,7 @@ MAX_OUTAGES = 5_000
 MAX_NAME_CHARS = 200
 MAX_TEXT_CHARS = 10_000
 MAX_PATH_CHARS = 1_024
+MAX_NUMBER_DIGITS = 15
 MAX_NETWORK_BYTES = 200 * 1024 * 1024
 MAX_QUOTE_CHARS = 60
 
@@ -35,6 +37,8 @@ LIMITS: dict[str, tuple[int, str]] = {
     "MAX_NAME_CHARS": (MAX_NAME_CHARS, "characters in `name`, an asset name, a region or a selector glob"),
     "MAX_TEXT_CHARS": (MAX_TEXT_CHARS, "characters in `description`"),
     "MAX_PATH_CHARS": (MAX_PATH_CHARS, "characters in `network`"),
+    "MAX_NUMBER_DIGITS": (MAX_NUMBER_DIGITS, "digits in a whole number that names an asset (`bus: 11`, "
+                                             "`branch: 19`, `generator: 7`)"),
     "MAX_NETWORK_BYTES": (MAX_NETWORK_BYTES, "bytes in a network file (`.m` or `.json`)"),
     "MAX_QUOTE_CHARS": (MAX_QUOTE_CHARS, "characters of a user's value quoted in an error message"),
 }

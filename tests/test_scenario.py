@@ -279,6 +279,9 @@ ERRORS = [
     ("!!str name: x\n", 1, None, ["unsupported YAML tag !!str"]),
     ("name: x\noutages:\n  - plant: !!python/name:os.system\n", 3, "outages[0].plant",
      ["unsupported YAML tag !!python/name:os.system"]),
+    # numbers are bounded too: an asset number, and any number YAML would need thousands of digits for
+    ("name: x\noutages:\n  - bus: " + "9" * 30 + "\n", 3, "outages[0].bus", ["MAX_NUMBER_DIGITS", "got " + "9" * 30]),
+    ("name: x\nload_level: " + "9" * 5000 + "\n", 2, "load_level", ["cannot read the value", "(too many digits)"]),
     # a key that differs from a known key only in case: the did-you-mean leads, not "required key is missing"
     ("Name: x\n", 1, "Name", ["unknown key 'Name'", "case-sensitive", "did you mean 'name'?"]),
     ("NAME: x\n", 1, "NAME", ["did you mean 'name'?"]),

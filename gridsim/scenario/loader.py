@@ -238,4 +238,5 @@ class _NodeReader:
         try:
             return self.loader.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, KeyError, TypeError, OverflowError) as exc:
-            raise self.error(f"cannot read the value {clip(node.value)!r} ({clip(exc)})", node, path) from None
+            reason = "too many digits" if node.tag in (_TAG + "int", _TAG + "float") else clip(exc, 120)
+            raise self.error(f"cannot read the value {clip(node.value)!r} ({reason})", node, path) from None

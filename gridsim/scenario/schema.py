@@ -15,7 +15,8 @@ from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo,
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
-from gridsim.limits import MAX_NAME_CHARS, MAX_OUTAGES, MAX_PATH_CHARS, MAX_TEXT_CHARS, limit_text
+from gridsim.limits import (MAX_NAME_CHARS, MAX_NUMBER_DIGITS, MAX_OUTAGES, MAX_PATH_CHARS, MAX_TEXT_CHARS,
+                            limit_text)
 from gridsim.scenario.wording import show, unknown_key
 
 OutageKind = Literal["plant", "unit", "substation", "line", "transformer", "interconnector",
@@ -180,7 +181,9 @@ class Outage(BaseModel):
             raise _error(f"a name of {len(value):,} characters is too long: names have "
                          f"{limit_text('MAX_NAME_CHARS', 'characters')}; got {show(value)}")
         if isinstance(value, int) and value < 0:
-            raise _error(f"expected a name or a number ≥ 0, got {value}")
+            raise _error(f"expected a name or a number ≥ 0, got {show(value)}")
+        if isinstance(value, int) and value >= 10**MAX_NUMBER_DIGITS:
+            raise _error(f"an asset number has {limit_text('MAX_NUMBER_DIGITS', 'digits')}; got {show(value)}")
         return value
 
     @model_validator(mode="after")
