@@ -578,3 +578,19 @@ def test_case2000_import_time_and_dc_physics(capsys):
     pp.rundcpp(mark_slack(net))
     np.testing.assert_allclose(flows_at_mp_from(net, case, raw=False), flows_at_mp_from(raw, case, raw=True),
                                atol=1e-6)
+
+
+def test_network_files_are_bounded(tmp_path, monkeypatch):
+    import json
+
+    import gridsim.networks.importers as importers
+
+    document = _edited_table(tmp_path, "load", "[[null,1,", '[["' + "L" * 5000 + '",1,')
+    (tmp_path / "long.json").write_text(json.dumps(document))
+    with pytest.raises(NetworkError, match=r"long\.json: load 0 has a name of 5,000 characters.*MAX_NAME_CHARS"):
+        build_network("long.json", tmp_path)
+    (tmp_path / "big.m").write_text(CASE14_TEXT)
+    monkeypatch.setattr(importers, "MAX_NETWORK_BYTES", 1000)
+    with pytest.raises(NetworkError, match=r"big\.m: the file is [\d,]+ bytes; a network file may hold at most "
+                                           r"[\d,]+ bytes \(MAX_NETWORK_BYTES"):
+        build_network("big.m", tmp_path)

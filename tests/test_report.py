@@ -347,3 +347,14 @@ def test_island_table_has_a_destroyed_row_that_makes_it_add_up(run):
         assert isl[col].sum() == pytest.approx(result.summary[col])
     untouched = run(grids.three_bus())
     assert -1 not in untouched.islands.index
+
+
+def test_write_report_into_a_folder_that_cannot_be_one_is_an_output_error(make_result, tmp_path):
+    from gridsim.errors import OutputError
+
+    (tmp_path / "file").write_text("x")
+    for outdir, message in ((tmp_path / "file" / "out", "inside .*file, which is a file"),
+                            (tmp_path / "file", "is a file, not a folder")):
+        with pytest.raises(OutputError, match=message):
+            write_report(make_result(), outdir)
+    assert (tmp_path / "file").read_text() == "x"

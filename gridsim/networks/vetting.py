@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from gridsim.errors import NetworkError
-from gridsim.limits import clip
+from gridsim.limits import MAX_NAME_CHARS, clip, limit_text
 
 #: module names a pandapower network file may name: these packages and their submodules
 ALLOWED_MODULES: tuple[str, ...] = ("pandapower", "pandas", "numpy", "builtins", "geopandas", "shapely", "networkx")
@@ -194,6 +194,7 @@ def check_pandapower_tables(net: Any, path: Path) -> None:
             raise NetworkError(f"{path}: the `{table}` table lacks the column(s) {', '.join(missing)}, which {what}")
     if not len(net["bus"]):
         raise NetworkError(f"{path}: the network has no buses")
+    _names_bounded(net, path)
     buses = set(net["bus"].index)
     for table in NET_TABLES:
         df = net[table]
@@ -202,3 +203,19 @@ def check_pandapower_tables(net: Any, path: Path) -> None:
             if len(stray):
                 raise NetworkError(f"{path}: {table} {stray[0]} is connected to bus {clip(df.at[stray[0], column])}, "
                                    "which is not in the bus table")
+
+
+#: text columns whose values gridsim shows in tables, the report and messages
+_NAME_COLUMNS = ("name", "substation", "region", "plant", "fuel", "kind")
+
+
+def _names_bounded(net: Any, path: Path) -> None:
+    """Names in the network are at most MAX_NAME_CHARS long, like the names a scenario can write."""
+    for table in NET_TABLES:
+        df = net[table]
+        for column in (c for c in _NAME_COLUMNS if c in df.columns):
+            lengths = df[column].map(lambda v: len(v) if isinstance(v, str) else 0)
+            if len(lengths) and lengths.max() > MAX_NAME_CHARS:
+                at = lengths.idxmax()
+                raise NetworkError(f"{path}: {table} {at} has a {column} of {lengths[at]:,} characters; names "
+                                   f"have {limit_text('MAX_NAME_CHARS', 'characters')}")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from gridsim._atomic import atomic_write_bytes, atomic_write_text
+from gridsim._atomic import atomic_write_bytes, atomic_write_text, prepare_output_dir
 from gridsim.report.map import plot_map
 from gridsim.report.plots import CAUSE_COLOURS, _flag, plot_cascade, plot_regions
 from gridsim.results import CAUSES, Result
@@ -277,7 +277,7 @@ def render_html(result: Result, images: dict[str, bytes], files: list[str] | Non
 def write_report(result: Result, outdir: str | Path) -> dict[str, Path]:
     """Write the JSON/CSV tables (``Result.to_dir``), map.png, regions.png, cascade.png (when there is a
     cascade) and report.html to ``outdir``, all atomically; return file name -> path."""
-    outdir = Path(outdir)
+    outdir = prepare_output_dir(outdir)    # a folder that cannot be written: OutputError, before any file
     written = dict(result.to_dir(outdir))
     figures = {"map.png": plot_map, "regions.png": plot_regions, "cascade.png": plot_cascade}
     images: dict[str, bytes] = {}
