@@ -285,6 +285,7 @@ ERRORS = [
     # a key that differs from a known key only in case: the did-you-mean leads, not "required key is missing"
     ("Name: x\n", 1, "Name", ["unknown key 'Name'", "case-sensitive", "did you mean 'name'?"]),
     ("NAME: x\n", 1, "NAME", ["did you mean 'name'?"]),
+    ("name: x\navailability: {Solar: 0}\n", 2, "availability.Solar", ["did you mean 'solar'?"]),
     ("name: x\nSolver: dc\n", 2, "Solver", ["did you mean 'solver'?"]),
     ("name: x\noutages:\n  - Plant: A\n", 3, "outages[0].Plant", ["did you mean 'plant'?"]),
     ("name: x\noutages:\n  - plant: A\n    Derate: 0.5\n", 4, "outages[0].Derate", ["did you mean 'derate'?"]),

@@ -20,7 +20,8 @@ def translate(exc: ValidationError, data: dict[str, Any], lines: dict[str, int],
     problems = []
     for err in exc.errors(include_url=False):
         ctx = err.get("ctx") or {}
-        loc = tuple(err["loc"]) + ((ctx["subkey"],) if ctx.get("subkey") else ())
+        loc = tuple(p for p in err["loc"] if p != "[key]")   # a mapping key's error: at the key itself
+        loc += (ctx["subkey"],) if ctx.get("subkey") else ()
         if err["type"] == "missing" and _written_in_other_case(loc, data):
             continue   # the unknown-key problem of the miscased key says it, with the did-you-mean
         path = _yaml_path(loc, data)
