@@ -108,12 +108,13 @@ def evaluate_chunk(evaluator, cases: Chunk, time_limit_s: float | None = None) -
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(factory: Factory, time_limit_s: float | None) -> None:
-    """Pool initializer: build the evaluator once per worker process. A failure is kept and reported on every
-    case instead of killing the worker (which would look like a crash)."""
+def _init_worker(factory: Factory, time_limit_s: float | None, net=None) -> None:
+    """Pool initializer: build the evaluator once per worker process (on ``net`` when the parent's prepared
+    network came along with the fork). A failure is kept and reported on every case instead of killing the
+    worker (which would look like a crash)."""
     _WORKER["limit"] = time_limit_s
     try:
-        _WORKER["evaluator"], _WORKER["error"] = factory(), None
+        _WORKER["evaluator"], _WORKER["error"] = (factory() if net is None else factory(net)), None
     except Exception as exc:  # noqa: BLE001
         _WORKER["evaluator"], _WORKER["error"] = None, f"preparing the evaluator failed: {type(exc).__name__}: {exc}"
 
@@ -172,13 +173,16 @@ class LocalExecutor:
     """A process pool on this machine; chunks are submitted a few at a time (so that a crash leaves only those
     in doubt and progress is steady)."""
 
-    def __init__(self, workers: int, time_limit_s: float | None = None):
+    def __init__(self, workers: int, time_limit_s: float | None = None, net=None):
         self.workers = workers
         self.time_limit_s = time_limit_s
+        self.net = net      # the prepared network (optional): forked workers inherit it instead of building it
 
     def _pool(self, factory: Factory, workers: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(), initializer=_init_worker,
-                                   initargs=(factory, self.time_limit_s))
+        ctx = _mp_context()
+        net = self.net if ctx.get_start_method() == "fork" else None    # never pickled
+        return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                   initargs=(factory, self.time_limit_s, net))
 
     def run(self, factory: Factory, chunks: Iterable[Chunk], on_chunk: OnChunk) -> None:
         queue = deque(chunks)

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from gridsim.batch.cases import CaseSpec
-from gridsim.batch.executors import SerialExecutor, default_workers, make_executor
+from gridsim.batch.executors import LocalExecutor, SerialExecutor, default_workers, make_executor
 from gridsim.batch.store import ResultStore
 from gridsim.errors import GridsimError, did_you_mean
 
@@ -150,6 +150,8 @@ def run_cases(network_or_scenario, cases: Iterable[CaseSpec], *, evaluator: str 
     spec = EvaluatorSpec(name, scenario)
     if isinstance(executor, SerialExecutor):
         executor.evaluator = spec(base)
+    elif isinstance(executor, LocalExecutor):
+        executor.net = base
     path = Path(out_dir) / "results.sqlite" if out_dir is not None else ":memory:"
     with ResultStore(path, run_identity(scenario, label), resume=resume) as store:
         finished = store.finished(cases)
