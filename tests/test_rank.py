@@ -128,6 +128,37 @@ def test_pairs_of_the_worst_singles(tmp_path):
     assert (pairs["unserved_mw"].max() >= ranking.singles["unserved_mw"].max() - TOL)
 
 
+def test_ac_ranking_goes_through_simulate_and_matches_brute_force(tmp_path):
+    from gridsim.batch.run import as_scenario, choose_evaluator
+
+    scenario = as_scenario(case24_state_yaml(tmp_path), solver="ac")
+    assert scenario.solver == "ac" and choose_evaluator("auto", scenario) == "simulate"
+    names = ["11-14", "16-19", "1-2"]
+    ranking = rank_assets(scenario, "line", workers=1, assets=names)
+    assert_ranked_like(ranking.singles, brute_force(scenario, "line", names))
+
+
+def test_auto_evaluator_rule(tmp_path, monkeypatch):
+    import importlib.util
+
+    from gridsim.batch.run import as_scenario, choose_evaluator
+    from gridsim.errors import GridsimError
+
+    dc = as_scenario(case24_state_yaml(tmp_path))
+    has_fast = importlib.util.find_spec("gridsim.batch.fast") is not None
+    assert choose_evaluator("auto", dc) == ("fast" if has_fast else "simulate")
+    assert choose_evaluator("auto", dc.model_copy(update={"response": "cascade"})) == "simulate"
+    assert choose_evaluator("simulate", dc) == "simulate"
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "gridsim.batch.fast" else real(name, *a))
+    assert choose_evaluator("auto", dc) == "simulate"
+    from gridsim.batch.run import EVALUATORS
+
+    with pytest.raises(GridsimError, match="fast evaluator .* is not available"):
+        EVALUATORS["fast"]()
+
+
 def test_asset_lists_cover_every_kind():
     from gridsim.batch.cli_rank import KINDS
     from gridsim.networks import build_network
