@@ -18,7 +18,8 @@ import scipy.sparse as sp
 
 from gridsim.balance import _priority, demand_mw
 from gridsim.dispatch import unit_cost
-from gridsim.outages import apply_outages, resolve_outage
+from gridsim.batch.names import NameIndex
+from gridsim.outages import apply_outages
 from gridsim.solvers.dcmodel import _nominal_rating, build_dc_model
 
 #: in-service elements the fast engine does not model (``simulate()`` handles them; the normaliser turns
@@ -62,6 +63,7 @@ class PreparedModel:
         self._buses()
         self._branches()
         self._units_and_loads()
+        self.names = NameIndex(self.base, self.source)
         self._cache: dict = {}
 
     # -- arrays ------------------------------------------------------------------------------------------------
@@ -190,11 +192,13 @@ class PreparedModel:
                          np.array(sorted(load_out), dtype=np.int64))
 
     def _resolve(self, outage, index: int):
-        key = (outage.kind, repr(outage.target), repr(outage.select))
+        if outage.kind != "select":
+            return self.names.resolve(outage, index)
+        key = repr(outage.select)
         hit = self._cache.get(key)
         if hit is None:
-            hit = resolve_outage(self.base, outage, index, self.source)
-            if len(self._cache) < 200_000:
+            hit = self.names.resolve(outage, index)
+            if len(self._cache) < 10_000:
                 self._cache[key] = hit
         return hit
 

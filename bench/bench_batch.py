@@ -1,0 +1,211 @@
+"""Cases per second of the fast DC batch engine against the simulate() loop and two contingency tools.
+
+    python bench/bench_batch.py [--sample 20] [--networks builtin,case118,case2000] [--no-memory]
+
+For every single branch (lines; on MATPOWER networks every branch row, lines and transformers) of the built-in
+grid, PGLib case118 and case2000, with ``solver: dc, response: optimal``, it prints side by side:
+
+- ``fast``: ``FastDCEvaluator.evaluate_many`` on one core, with each shedding-LP engine (``reference``: the LP
+  exactly as simulate() solves it, the default for proportional shedding; ``highs``: the warm-started LP),
+  time to prepare the model apart;
+- ``simulate``: the ``SimulateEvaluator`` loop (one simulate() per case) on a random sample (``--sample``),
+  whose records must equal the fast ones (checked; a difference is printed);
+- ``pandapower``: ``pandapower.contingency.run_contingency`` with ``rundcpp`` on a sample of lines: flows only,
+  no islands balanced, no shedding;
+- ``lightsim2grid``: its DC contingency analysis (``ContingencyAnalysisCPP``, DC_KLU) on every branch, where
+  installed: flows only; contingencies that split the grid are not solved (counted in "skipped").
+
+and the ratios of the fast rate to each. Then the memory of a case2000 N-1 run in a fresh process (peak RSS and
+the tracemalloc peak of the batch run). Targets (issue "Thousands of cases a second"): >= 2,000 cases/s and
+>= 100x the simulate() loop on the built-in grid; case2000 N-1 under 2 GiB. Never a CI gate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import importlib.util
+import logging
+import random
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+NETWORKS = {"builtin": "dnipro-like",
+            "case118": str(ROOT / "tests" / "data" / "pglib" / "pglib_opf_case118_ieee.m"),
+            "case2000": str(ROOT / "bench" / "data" / "pglib_opf_case2000_goc.m")}
+SHARED_CASE2000 = Path("/work/shared/data/pglib/pglib_opf_case2000_goc.m")
+COMPARED = ("unserved_mw", "unserved_network_mw", "critical_unserved_mw", "n_islands", "n_overloaded")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sample", type=int, default=20, help="cases timed through simulate() (and compared)")
+    ap.add_argument("--networks", default="builtin,case118,case2000")
+    ap.add_argument("--no-memory", action="store_true", help="skip the case2000 memory run")
+    ap.add_argument("--memory-child", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    _quiet()
+    if args.memory_child:
+        return _memory_child(args.memory_child)
+    for key in args.networks.split(","):
+        bench_network(key, _network(key), args.sample)
+    if not args.no_memory and "case2000" in args.networks:
+        memory_run(_network("case2000"))
+    return 0
+
+
+def bench_network(key: str, network: str, sample: int) -> None:
+    from gridsim.batch.cases import SimulateEvaluator
+    from gridsim.batch.fast import FastDCEvaluator
+
+    sc = _scenario(network)
+    t0 = time.perf_counter()
+    fast = FastDCEvaluator(sc)
+    prep = time.perf_counter() - t0
+    cases = branch_cases(fast.model.base)
+    print(f"\n== {key}: {len(cases)} single branches, solver dc, response optimal, shedding proportional "
+          f"(model prepared in {prep:.2f} s)")
+    rates, recs = {}, None
+    for engine in ("reference", "highs"):
+        ev = fast if engine == fast.lp_engine else FastDCEvaluator(sc, fast.model.base, lp=engine)
+        t0 = time.perf_counter()
+        got = ev.evaluate_many(cases)
+        rates[f"fast (lp={engine})"] = len(cases) / (time.perf_counter() - t0)
+        recs = recs or got
+        n_lp = ev._lp.n_solves if ev._lp is not None else 0
+    split = sum(r["n_islands"] > 1 for r in recs)
+    shed = sum(r["unserved_network_mw"] > 1e-6 for r in recs)
+    picked = random.Random(0).sample(range(len(cases)), min(sample, len(cases)))
+    ref = SimulateEvaluator(sc, fast.model.base)
+    t0 = time.perf_counter()
+    ref_recs = [ref.evaluate(cases[i]) for i in picked]
+    rates["simulate() loop"] = len(picked) / (time.perf_counter() - t0)
+    same = all(abs(float(a[c]) - float(recs[i][c])) <= 1e-6 for a, i in zip(ref_recs, picked) for c in COMPARED)
+    skipped = {}
+    for name, fn in (("pandapower run_contingency", pandapower_rate), ("lightsim2grid DC", lightsim2grid_rate)):
+        try:
+            rates[name], skipped[name] = fn(fast, sample)
+        except Exception as exc:  # noqa: BLE001 -- a missing or broken reference is reported, not fatal
+            print(f"  {name}: not measured ({type(exc).__name__}: {exc})")
+    print(f"  {split} cases split the grid, {shed} shed load for the network, {n_lp} LPs (highs engine)")
+    print(f"  simulate() sample of {len(picked)}: {'same numbers' if same else 'DIFFERENT NUMBERS'}")
+    best = max(v for k, v in rates.items() if k.startswith("fast"))
+    print(f"  {'':28s}{'cases/s':>10s}{'fast / it':>11s}  notes")
+    for name, rate in rates.items():
+        note = skipped.get(name, "")
+        print(f"  {name:28s}{rate:10.1f}{best / rate:11.1f}  {note}")
+
+
+def branch_cases(net):
+    from gridsim.batch.cases import CaseSpec
+
+    if "mp_branch_row" in net.line.columns:
+        rows = sorted(set(net.line["mp_branch_row"].dropna().astype(int)) | set(net.trafo["mp_branch_row"].dropna().astype(int)))
+        return [CaseSpec(f"branch {r}", ({"branch": r},)) for r in rows]
+    return [CaseSpec(f"line {n}", ({"line": n},)) for n in net.line["name"]]
+
+
+def _dispatched(fast):
+    """The prepared network with the fast model's base dispatch and the largest unit as slack (pandapower and
+    lightsim2grid need set-points and a slack; gridsim's nets carry neither)."""
+    import pandapower as pp
+
+    work = copy.deepcopy(fast.model.damaged)
+    work.gen["p_mw"] = fast.base.dispatch
+    work.load["p_mw"] = fast.base.served
+    work.gen["slack"] = False
+    work.gen.at[work.gen.index[int(np.argmax(work.gen["max_p_mw"].to_numpy()))], "slack"] = True
+    pp.rundcpp(work, numba=False)
+    return work
+
+
+def pandapower_rate(fast, sample: int) -> tuple[float, str]:
+    import pandapower as pp
+    from pandapower.contingency import run_contingency
+
+    work = _dispatched(fast)
+    lines = list(random.Random(1).sample(list(work.line.index), min(2 * sample, len(work.line))))
+    t0 = time.perf_counter()
+    run_contingency(work, {"line": {"index": lines}}, contingency_evaluation_function=pp.rundcpp,
+                    pf_options={"numba": False}, pf_options_nminus1={"numba": False})
+    return len(lines) / (time.perf_counter() - t0), f"sample of {len(lines)} lines; flows only"
+
+
+def lightsim2grid_rate(fast, sample: int) -> tuple[float, str]:
+    if importlib.util.find_spec("lightsim2grid") is None:
+        raise RuntimeError("lightsim2grid not installed (pip install gridsim[fast])")
+    from lightsim2grid.contingencyAnalysis import AlgorithmType, ContingencyAnalysisCPP
+    from lightsim2grid.network import init_from_pandapower
+
+    work = _dispatched(fast)
+    model = init_from_pandapower(work, pp_orig_file="pandapower_v3")
+    ca = ContingencyAnalysisCPP(model)
+    if AlgorithmType.DC_KLU in ca.available_default_algorithms():
+        ca.change_algorithm(AlgorithmType.DC_KLU)
+    else:
+        ca.change_algorithm(AlgorithmType.DC_SparseLU)
+    ca.add_all_n1()
+    v0 = np.ones(len(work.bus), dtype=complex)
+    t0 = time.perf_counter()
+    ca.compute(v0, 10, 1e-8)
+    ca.compute_flows()
+    dt = time.perf_counter() - t0
+    conv = np.asarray(ca.converged_mask() if callable(ca.converged_mask) else ca.converged_mask, dtype=bool)
+    return len(conv) / dt, f"{int((~conv).sum())} of {len(conv)} skipped (grid split); flows only"
+
+
+def memory_run(network: str) -> None:
+    out = subprocess.run([sys.executable, __file__, "--memory-child", network], capture_output=True, text=True)
+    print("\n== memory, case2000 N-1 in a fresh process")
+    print("  " + (out.stdout.strip() or out.stderr.strip()[-500:]).replace("\n", "\n  "))
+
+
+def _memory_child(network: str) -> int:
+    import resource
+    import tracemalloc
+
+    from gridsim.batch.fast import FastDCEvaluator
+
+    _quiet()
+    tracemalloc.start()
+    fast = FastDCEvaluator(_scenario(network))
+    cases = branch_cases(fast.model.base)
+    after_prep = tracemalloc.get_traced_memory()[1]
+    tracemalloc.reset_peak()
+    fast.evaluate_many(cases)
+    run_peak = tracemalloc.get_traced_memory()[1]
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(f"{len(cases)} cases: peak RSS {rss:.0f} MiB (whole process, imports included); tracemalloc peak "
+          f"{after_prep / 2**20:.0f} MiB preparing, {run_peak / 2**20:.0f} MiB running the cases "
+          f"(target: under 2 GiB)")
+    return 0
+
+
+def _scenario(network: str):
+    from gridsim.scenario import Scenario
+
+    return Scenario.model_validate({"name": "bench", "network": network, "solver": "dc", "response": "optimal",
+                                    "outages": []})
+
+
+def _network(key: str) -> str:
+    path = NETWORKS[key]
+    if key == "case2000" and not Path(path).exists() and SHARED_CASE2000.exists():
+        return str(SHARED_CASE2000)
+    return path
+
+
+def _quiet() -> None:
+    warnings.simplefilter("ignore")
+    for name in ("pandapower", "lightsim2grid", "numba"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
