@@ -6,7 +6,7 @@ What an operator does when a lightly loaded, damaged grid runs high, in this ord
 1. switch off capacitor banks (``shunt.q_mvar < 0``) at buses above the band;
 2. lower the voltage set-points of the island's units (towards ``VM_SETPOINT_FLOOR``) by the excess;
 3. open lightly loaded lines whose charging overloads them or feeds the over-voltage, provided opening one
-   does not split the island, or splits off only an empty dead end (no load served there, no unit: an
+   does not split the island, or splits off only a dead end with no unit and no load still served (an
    open-ended line whose far end lost everything is disconnected, and that end is de-energised).
 
 Each measure changes the damaged network (the response owns it) and is listed in the notes; opened lines are
@@ -78,7 +78,7 @@ def reactive_measures(net, islands, isl, flow, problems, notes: list[str], bal=N
         candidates += _light_lines_at(net, flow, high)
     dead = np.zeros(0, dtype=int)
     for idx in dict.fromkeys(candidates):
-        cut = _cut_off(net, isl, idx)
+        cut = _cut_off(net, isl, idx, bal)
         if cut is None:
             continue
         dead = cut
@@ -108,9 +108,9 @@ def _light_lines_at(net, flow, buses) -> list[int]:
     return list(charging[light].sort_values(ascending=False).index.astype(int))
 
 
-def _cut_off(net, isl, line_idx: int):
+def _cut_off(net, isl, line_idx: int, bal=None):
     """Buses cut off from the island's main part by opening ``line_idx`` (empty array: none), or None when
-    what is cut off carries the island's load or a unit (then the line may not be opened)."""
+    what is cut off has a unit or load still served (then the line may not be opened)."""
     from gridsim.topology import branch_edges
 
     f, t = branch_edges(net)
@@ -129,7 +129,8 @@ def _cut_off(net, isl, line_idx: int):
     count, label = connected_components(g, directed=False)
     if count == 1:
         return np.zeros(0, dtype=int)
-    load_bus = net.load.loc[isl.loads, "bus"].to_numpy()
+    served = bal.served_mw.loc[isl.loads].to_numpy() if bal is not None else np.ones(len(isl.loads))
+    load_bus = net.load.loc[isl.loads, "bus"].to_numpy()[served > 1e-6]
     gen_bus = net.gen.loc[isl.gens, "bus"].to_numpy()
     main = np.bincount(label).argmax()
     cut = buses[label != main]

@@ -150,9 +150,10 @@ def weak_loads(ac: IslandAC, sensitivity: pd.Series, state: ACState, fraction: f
 
 
 def shed_weak_area(ac: IslandAC, served: np.ndarray, mask: np.ndarray, priority: np.ndarray,
-                   method: str) -> tuple[np.ndarray, ACState] | None:
+                   method: str, strict: bool = True) -> tuple[np.ndarray, ACState] | None:
     """Least shed of the masked loads (bisection on the shed fraction) that gives a converged AC state in
-    band; None when shedding all of them does not."""
+    band; None when shedding all of them does not. With ``strict=False``, buses still below the band with
+    all of them shed are left out of the judgement (a reactive-power problem shedding cannot fix)."""
     def with_shed(beta: float) -> np.ndarray:
         out = served.copy()
         part = served[mask]
@@ -160,7 +161,7 @@ def shed_weak_area(ac: IslandAC, served: np.ndarray, mask: np.ndarray, priority:
         return out
 
     full = ac.run(with_shed(1.0))
-    if not full.converged:
+    if not full.converged or (strict and not full.in_band()):
         return None
     # buses below the band even with the whole area shed are not a loading problem: judge the others
     judged = full.vm_pu.index[full.vm_pu >= VM_MIN_PU - 1e-9]
@@ -181,6 +182,16 @@ def shed_weak_area(ac: IslandAC, served: np.ndarray, mask: np.ndarray, priority:
     return with_shed(hi), best
 
 
+def _shed_note(where: str, served, new, mask, fraction: float, state: ACState) -> str:
+    shed = float(served.sum() - new.sum())
+    area = "the whole island (last resort: no smaller area was enough)" if fraction <= 0 else \
+        f"{int(mask.sum())} loads in the weak area (voltage sensitivity >= {fraction:.0%} of the largest)"
+    still = "" if state.in_band() else \
+        " (buses below the band whatever is shed are left as a reactive-power problem)"
+    return (f"{where}; shed {shed:.1f} MW at {area}; after it the AC power flow converges with voltages "
+            f"{state.min_vm_pu:.3f}-{state.max_vm_pu:.3f} p.u.{still}")
+
+
 def relieve_voltage(ac: IslandAC, served: np.ndarray, priority: np.ndarray, method: str):
     """Served demand per island load after local voltage shedding, the AC state it gives, and a note.
 
@@ -196,19 +207,17 @@ def relieve_voltage(ac: IslandAC, served: np.ndarray, priority: np.ndarray, meth
     where = (f"AC did not converge at full demand (converges up to {alpha:.0%}, lowest voltage there "
              f"{at.min_vm_pu:.3f} p.u.)" if not first.converged else
              f"lowest voltage {first.min_vm_pu:.3f} p.u. at {int((first.vm_pu < VM_MIN_PU).sum())} buses")
-    for fraction in AREA_FRACTIONS:
+    # the smallest area whose shedding restores the band; failing that, the smallest that restores
+    # convergence (buses below the band whatever is shed are then a reactive-power problem, reported)
+    # the whole island only after every local area failed
+    local = [f for f in AREA_FRACTIONS if f > 0]
+    for fraction, strict in [(f, True) for f in local] + [(f, False) for f in local] + [(0.0, True), (0.0, False)]:
         mask = weak_loads(ac, sens, at, fraction)
         if not mask.any():
             continue
-        found = shed_weak_area(ac, served, mask, priority, method)
+        found = shed_weak_area(ac, served, mask, priority, method, strict)
         if found is None:
             continue
         new, state = found
-        shed = float(served.sum() - new.sum())
-        area = "the whole island (last resort: no smaller area was enough)" if fraction <= 0 else \
-            f"{int(mask.sum())} loads in the weak area (voltage sensitivity >= {fraction:.0%} of the largest)"
-        still = "" if state.in_band() else " (buses below the band even with the area fully shed are left as a " \
-                                            "reactive-power problem)"
-        return new, state, (f"{where}; shed {shed:.1f} MW at {area}; after it the AC power flow converges "
-                            f"with voltages {state.min_vm_pu:.3f}-{state.max_vm_pu:.3f} p.u.{still}")
+        return new, state, _shed_note(where, served, new, mask, fraction, state)
     return served, None, f"{where}; shedding did not restore a converged AC state in band"
