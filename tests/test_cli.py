@@ -272,6 +272,8 @@ def test_network_root_confines_network_files(tmp_path, capsys):
             assert "out.yaml:2: network: network file" in flat and "is outside the network root" in flat, flat
         assert main(["validate", str(outside)]) == 0            # without the option: a local tool's rules
     assert not (tmp_path / "o2").exists()
+    assert main(["validate", str(inside), "--network-root", str(tmp_path / "missing")]) == 2
+    assert "network root" in capsys.readouterr().err
 
 
 def test_a_dc_run_prints_only_gridsims_words(tmp_path):

@@ -61,12 +61,15 @@ def loads_scenario(text: str, source: str = "<string>", *, base_dir: str | PathL
 
 def confine_network(scenario: Scenario, network_root: str | PathLike[str] | None, label: str) -> Scenario:
     """Check that the scenario's network file lies inside ``network_root`` and record the root on the scenario
-    (a no-op without a root). Raises ScenarioError located at ``network:``."""
+    (a no-op without a root). Raises ScenarioError located at ``network:``, NetworkError when the root is no
+    folder."""
     if network_root is None:
         return scenario
     from gridsim.errors import NetworkError
     from gridsim.networks import network_file
 
+    if not Path(network_root).is_dir():
+        raise NetworkError(f"network root {clip(network_root, 200)} is not a folder")
     try:
         network_file(scenario.network, scenario.base_dir, network_root)
     except NetworkError as exc:
