@@ -281,6 +281,33 @@ def test_outage_flows_equal_a_direct_solve_per_island():
     assert n_split >= 3
 
 
+@pytest.mark.parametrize("network", [CASE24, "dnipro-like"])
+def test_name_index_resolves_every_name_as_resolve_outage(network):
+    from gridsim.batch.cases import outage_models
+    from gridsim.batch.names import NameIndex
+    from gridsim.errors import ScenarioError
+    from gridsim.outages import resolve_outage
+
+    net = evaluators(network, "proportional")[0].model.base
+    index = NameIndex(net)
+    items = [c.outages[0] for c in single_cases(net, ("line", "branch", "transformer", "substation", "plant",
+                                                       "unit"))]
+    items = items[::max(1, len(items) // 150)]      # every kind, ~150 names (resolve_outage takes ~1 ms each)
+    items += [{"branch": "7"}, {"branch": 9999}, {"unit": "no such unit"}, {"substation": "Kalynivsk"}]
+    hits = 0
+    for i, outage in enumerate(outage_models(CaseSpec("all", tuple(items)))):
+        try:
+            want = resolve_outage(net, outage, i)
+        except ScenarioError as exc:
+            with pytest.raises(ScenarioError) as got:
+                index.resolve(outage, i)
+            assert str(got.value) == str(exc)
+            continue
+        assert index.resolve(outage, i) == want
+        hits += 1
+    assert hits > 60
+
+
 # ------------------------------------------------------------------------------------------------------- slow
 
 @pytest.mark.slow

@@ -83,6 +83,7 @@ class PreparedModel:
         dc, net = self.dc, self.damaged
         self.n_branch = dc.n_branch
         self.br_from, self.br_to = dc.from_bus, dc.to_bus
+        self.edge_order = np.argsort(dc.from_bus, kind="stable")
         self.bw = dc.base_mva * dc.b_pu                      # MW per rad
         self.f_shift = dc.shift_flow_mw
         self.lp_limit = dc.rating_mw                          # what the optimal LP enforces

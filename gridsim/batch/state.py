@@ -93,8 +93,12 @@ def balance_state(pm, branch_on, labels, n_islands, energised, gen_island, cap, 
 
 def _islands(pm, branch_on: np.ndarray, bus_on: np.ndarray) -> tuple[np.ndarray, int, int]:
     """(label per model bus, number of islands find_islands counts, number of labels)."""
-    f, t = pm.br_from[branch_on], pm.br_to[branch_on]
-    graph = sp.csr_matrix((np.ones(len(f)), (f, t)), shape=(pm.n_bus, pm.n_bus))
+    order = pm.edge_order                       # branches sorted by from bus: CSR rows without a sort
+    keep = branch_on[order]
+    indptr = np.zeros(pm.n_bus + 1, dtype=np.int32)
+    np.cumsum(np.bincount(pm.br_from[order][keep], minlength=pm.n_bus), out=indptr[1:])
+    indices = pm.br_to[order][keep].astype(np.int32)
+    graph = sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(pm.n_bus, pm.n_bus))
     n_lab, labels = connected_components(graph, directed=False)
     labels = np.where(bus_on, labels, -1)
     counted = labels[pm.bus_counted & bus_on]
