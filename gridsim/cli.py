@@ -30,6 +30,15 @@ def _summary_tables(result) -> list[Table]:
     head = Table(title=f"{s['scenario']}  ({s['network']}, load level {s['load_level']:g})", show_header=False)
     head.add_column(justify="left")
     head.add_column(justify="right")
+    if "energy_not_served_mwh" in s:
+        head.add_row("energy not served", f"[bold]{_fmt(s['energy_not_served_mwh'])} MWh[/bold] over "
+                                          f"{s['timeline']['horizon_h']:g} h")
+        head.add_row("peak unserved", f"{_fmt(s['peak_unserved_mw'])} MW at hour {s['peak_at_h']:g}")
+        head.add_row("customer-hours lost", f"{s['customer_hours_lost']:,.0f}")
+        if "added_by_this_scenario" in s:
+            head.add_row("  of which this strike adds",
+                         f"{_fmt(s['added_by_this_scenario']['energy_not_served_mwh'])} MWh")
+        head.add_row("[italic]at the peak hour:[/italic]", "")
     head.add_row("demand", f"{_fmt(s['demand_mw'])} MW")
     head.add_row("served", f"{_fmt(s['served_mw'])} MW")
     head.add_row("unserved", f"[bold]{_fmt(s['unserved_mw'])} MW ({s['unserved_pct']:.2f} %)[/bold]")
@@ -78,7 +87,13 @@ def cmd_run(args, out: Console, err: Console) -> int:
     outdir = prepare_output_dir(Path(args.output) if args.output else Path("reports") / Path(args.scenario).stem)
     with err.status("simulating…") as status:
         net = _confined_network(scenario)
-        result = simulate(scenario, net=net, progress=lambda stage: status.update(f"simulating: {stage}…"))
+        if getattr(scenario, "timeline", None) is not None:
+            from gridsim.timeline import simulate_timeline
+
+            result = simulate_timeline(scenario, net=net, progress=lambda k, n: status.update(
+                f"simulating the timeline: step {k:,} of {n:,}…"))
+        else:
+            result = simulate(scenario, net=net, progress=lambda stage: status.update(f"simulating: {stage}…"))
         try:
             if args.no_report:
                 written = result.to_dir(outdir)

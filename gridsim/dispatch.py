@@ -37,6 +37,25 @@ DEFAULT_COST_PER_MWH: dict[str, float] = {
 }
 
 
+#: hours a unit needs to restart after it was cut off from the energised grid without being damaged itself
+#: (its substation or outlets hit, its island dark), counted from its reconnection; network data
+#: (``gen.restart_h``) overrides it per unit
+DEFAULT_RESTART_H: dict[str, float] = {
+    "nuclear": 48.0, "coal": 8.0, "gas": 2.0, "hydro": 0.25, "pumped_storage": 0.25, "solar": 0.0,
+    "wind": 0.0, "import": 0.0, "other": 2.0,
+}
+
+
+def restart_hours(net) -> pd.Series:
+    """Restart time per ``gen`` (h): ``gen.restart_h`` where set, else the fuel default."""
+    gen = net.gen
+    fuel = gen["fuel"].astype(str) if "fuel" in gen.columns else pd.Series("other", index=gen.index)
+    default = fuel.map(DEFAULT_RESTART_H).fillna(DEFAULT_RESTART_H["other"]).astype(float)
+    if "restart_h" in gen.columns:
+        return gen["restart_h"].astype(float).fillna(default)
+    return default
+
+
 def unit_cost(net) -> pd.Series:
     """Merit-order cost per ``gen`` (``cost_per_mwh`` where set, else the fuel default, else ``other``)."""
     gen = net.gen

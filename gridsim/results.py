@@ -46,6 +46,10 @@ class Result:
       ``asset_kind``, ``element_kind`` (bus, line, trafo, gen, load), ``element`` (its name), ``action``
       (out | derated), ``capacity_before_mw``, ``capacity_after_mw``.
     - ``cascade_steps``: one row per cascade step (empty unless response is cascade).
+    - ``timeline``: one row per step and region (empty unless the scenario has a ``timeline``): ``step``,
+      ``time_h`` (step start), ``region``, ``demand_mw``, ``served_mw``, ``unserved_mw``,
+      ``unserved_<cause>_mw``, ``customers_without_power``; the other tables are then the snapshot at the
+      step of peak unserved demand.
 
     ``summary`` is the JSON-ready dict written to summary.json.
     """
@@ -62,6 +66,8 @@ class Result:
     outages: pd.DataFrame
     cascade_steps: pd.DataFrame = field(default_factory=pd.DataFrame)
     timings_s: dict = field(default_factory=dict)
+    timeline: pd.DataFrame = field(default_factory=pd.DataFrame)
+    baseline_timeline: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     # -- convenience -------------------------------------------------------------------------------------
     @property
@@ -96,12 +102,14 @@ class Result:
             "generators.csv": self.generators.rename_axis("name"),
             "outages.csv": self.outages,
         }
-        if len(self.cascade_steps):
-            tables["cascade.csv"] = self.cascade_steps
-        elif (outdir / "cascade.csv").exists():
-            (outdir / "cascade.csv").unlink()     # left by an earlier run of a cascade scenario
+        for fname, df in (("cascade.csv", self.cascade_steps), ("timeline.csv", self.timeline),
+                          ("timeline_baseline.csv", self.baseline_timeline)):
+            if len(df):
+                tables[fname] = df
+            elif (outdir / fname).exists():
+                (outdir / fname).unlink()     # left by an earlier run of another kind of scenario
         for fname, df in tables.items():
-            index = fname != "outages.csv" and fname != "cascade.csv"
+            index = fname not in ("outages.csv", "cascade.csv", "timeline.csv", "timeline_baseline.csv")
             written[fname] = atomic_write_text(outdir / fname, df.to_csv(index=index, float_format="%.10g"))
         return written
 

@@ -17,6 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from gridsim.limits import (MAX_NAME_CHARS, MAX_NUMBER_DIGITS, MAX_OUTAGES, MAX_PATH_CHARS, MAX_TEXT_CHARS,
                             limit_text)
+from gridsim.scenario.time import Restore, Timeline
 from gridsim.scenario.wording import show, unknown_key
 
 OutageKind = Literal["plant", "unit", "substation", "line", "transformer", "interconnector",
@@ -30,7 +31,7 @@ FUELS: tuple[str, ...] = get_args(Fuel)
 #: outage kinds (and selector kinds) whose capacity can be derated instead of removed
 DERATABLE: tuple[str, ...] = ("plant", "unit", "interconnector", "generator")
 #: optional keys of an outage item besides its one kind key
-OUTAGE_OPTIONS: tuple[str, ...] = ("derate", "at_h", "repair_h")
+OUTAGE_OPTIONS: tuple[str, ...] = ("derate", "at_h", "repair_h", "restore")
 
 #: kind key -> (what its value is, what it takes out); the docs and the JSON schema are made from this
 KIND_DOCS: dict[str, tuple[str, str]] = {
@@ -134,6 +135,9 @@ class Outage(BaseModel):
                           "it)", 0.0, ge=0)
     repair_h: float | None = _number("repair time in hours after the strike; for timelines (omit: not "
                                      "repaired within the horizon; a single snapshot ignores it)", None, gt=0)
+    restore: list[Restore] | None = Field(None, max_length=100, description=(
+        "partial repairs for timelines: `[{after_h: 24, derate: 0.6}, {after_h: 60}]` (hours after the "
+        "strike; `derate` is the fraction back from then on, omitted: fully back)"))
     line: SkipJsonSchema[int | None] = Field(None, description="1-based line of the item in the scenario "
                                                                "file (set by the loader, for messages)")
 
@@ -202,6 +206,16 @@ class Outage(BaseModel):
             if self.kind in ("branch", "generator") and isinstance(self.target, int) and self.target < 1:
                 raise _error(f"{self.kind} rows are numbered from 1, got {self.target}", subkey="target")
         hit = self.select.kind if self.select is not None else self.kind
+        if self.restore:
+            times = [r.after_h for r in self.restore]
+            if any(b <= a for a, b in zip(times, times[1:])):
+                raise _error("restore steps must come in order of after_h", subkey="restore")
+            if hit not in DERATABLE and any(r.derate is not None for r in self.restore):
+                raise _error(f"a {hit} is either in service or out: its restore steps take no derate",
+                             subkey="restore")
+            if self.repair_h is not None and self.repair_h < times[-1]:
+                raise _error(f"repair_h ({self.repair_h:g}) comes before the last restore step "
+                             f"({times[-1]:g} h)", subkey="repair_h")
         if self.derate is not None and hit not in DERATABLE:
             raise _error(f"derate applies to plant, unit, interconnector and generator outages (or a select of "
                          f"plants, units or interconnectors); a {hit} is either in service or out: remove "
@@ -223,7 +237,7 @@ class Outage(BaseModel):
         for option in OUTAGE_OPTIONS:
             value = getattr(self, option)
             if value != Outage.model_fields[option].default:
-                out[option] = value
+                out[option] = [r.model_dump(exclude_none=True) for r in value] if option == "restore" else value
         return out
 
 
@@ -261,6 +275,11 @@ class Scenario(BaseModel):
         "available fraction (0..1) of nameplate capacity by fuel, e.g. `{solar: 0.0, wind: 0.3}`; overrides "
         "the network's own table fuel by fuel (the built-in grid: a winter evening peak, see "
         "docs/metrics.md; MATPOWER and pandapower networks: 1.0 for every fuel)"))
+    timeline: Timeline | None = Field(None, description="simulate over time (see the Timeline table); "
+                                                        "omitted: one snapshot with every outage present")
+    baseline: str | None = Field(None, min_length=1, max_length=MAX_PATH_CHARS, description=(
+        "another scenario file whose outages are already present from hour 0 (damage from earlier strikes); "
+        "the result says what this scenario adds to it (timelines only)"))
     outages: list[Outage] = Field(default_factory=list, max_length=MAX_OUTAGES,
                                   description="assets knocked out or derated, in order (see the Outage tables)")
 

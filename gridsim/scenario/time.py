@@ -1,0 +1,75 @@
+"""The time parts of the scenario schema: the ``timeline`` block and an outage's partial ``restore`` steps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+#: the most steps a timeline may have (horizon_h / step_h)
+MAX_STEPS = 10_000
+#: built-in daily demand shapes (``gridsim.profiles``); ``auto`` follows ``start``'s season and weekday
+PROFILES = ("flat", "auto", "winter-weekday", "winter-weekend", "summer-weekday", "summer-weekend")
+
+
+def _error(message: str, subkey: str | None = None) -> PydanticCustomError:
+    return PydanticCustomError("gridsim", "{message}", {"message": message, "subkey": subkey})
+
+
+def _number(description: str, default: Any = ..., **bounds: float) -> Any:
+    return Field(default, description=description, strict=True, allow_inf_nan=False, **bounds)
+
+
+class Restore(BaseModel):
+    """One partial repair of an outage: from ``after_h`` hours after the strike, ``derate`` of the capacity is
+    back (omit ``derate``: fully back)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    after_h: float = _number("hours after the strike when this repair is done", gt=0, le=100_000)
+    derate: float | None = _number("fraction of capacity available from then on (omit: fully back)", None,
+                                   ge=0, lt=1)
+
+
+class Timeline(BaseModel):
+    """Simulate the scenario over time: every outage strikes at its ``at_h`` and comes back after its
+    ``repair_h`` (or its ``restore`` steps); demand follows a daily profile; solar follows the sun."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    horizon_h: float = _number("hours simulated", gt=0, le=8760)
+    step_h: float = _number("length of a step in hours (1, 0.5, 0.25, ...)", 1.0, gt=0, le=24)
+    start: datetime | None = Field(None, description=(
+        "date and time of hour 0 (e.g. `2026-01-15T00:00`): the season and weekday of the built-in profiles "
+        "and the sun's hours; omitted: a winter weekday starting at midnight"))
+    profile: str = Field("auto", min_length=1, max_length=4096, description=(
+        "daily demand shape: a built-in (" + ", ".join(f"`{p}`" for p in PROFILES) + "; `auto` follows "
+        "`start`'s season and weekday) or a CSV file (columns `hour` or `timestamp`, optional `region`, "
+        "`factor`: demand as a fraction of the scenario's demand), relative to the scenario file"))
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _start(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                raise _error(f"expected a date and time like 2026-01-15T00:00, got {value[:40]!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _steps(self) -> Timeline:
+        n = self.horizon_h / self.step_h
+        if abs(n - round(n)) > 1e-9:
+            raise _error(f"horizon_h ({self.horizon_h:g}) must be a whole number of steps of {self.step_h:g} h",
+                         "horizon_h")
+        if round(n) > MAX_STEPS:
+            raise _error(f"a timeline has at most {MAX_STEPS:,} steps; {self.horizon_h:g} h in steps of "
+                         f"{self.step_h:g} h is {round(n):,}", "step_h")
+        return self
+
+    @property
+    def n_steps(self) -> int:
+        return int(round(self.horizon_h / self.step_h))

@@ -1,0 +1,202 @@
+"""Time: a scenario simulated step by step, through strikes, repairs, restarts and the daily demand curve.
+
+Each step ``k`` covers ``[k * step_h, (k + 1) * step_h)`` and is the snapshot of the state at its start:
+
+- **outages** in force: struck (``at_h <= t``) and not yet repaired (``t < at_h + repair_h``); ``restore``
+  steps change a derating (or end the outage) ``after_h`` hours after the strike;
+- **restarts**: a unit cut off from the energised grid without being damaged itself (its substation or
+  outlets hit, its island without load) trips; once reconnected it is back only ``restart_h`` later
+  (``gridsim.dispatch.DEFAULT_RESTART_H``; ``gen.restart_h`` per unit);
+- **demand**: the scenario's demand times the profile's factor (``gridsim.profiles``); **solar**: the sun's
+  output at the step's middle (unless the scenario fixes ``availability.solar``).
+
+The snapshot is ``simulate()`` itself: a step is the one-case use of the pipeline, and steps whose state
+(outages, restarts, demand, sun) was already solved reuse that solution (``cache``). Energy not served is
+the sum over steps of unserved MW times the step length.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from gridsim.dispatch import restart_hours
+from gridsim.outages import apply_outages, resolve_outage
+from gridsim.profiles import demand_profile, solar_fraction, step_times
+from gridsim.results import CAUSES, Result
+from gridsim.simulate import prepare_network, simulate
+from gridsim.timeline_summary import events_of, timeline_summary
+from gridsim.topology import find_islands
+
+Progress = Callable[[int, int], None]
+TIMELINE_COLUMNS = ["step", "time_h", "region", "demand_mw", "served_mw", "unserved_mw",
+                    *[f"unserved_{c}_mw" for c in CAUSES], "customers_without_power"]
+
+
+def outage_at(outage, t: float):
+    """The outage as in force at hour ``t`` (its derate after any restore step), or None when it is not."""
+    if t < outage.at_h - 1e-9:
+        return None
+    since = t - outage.at_h
+    if outage.repair_h is not None and since >= outage.repair_h - 1e-9:
+        return None
+    derate = outage.derate
+    for step in outage.restore or ():
+        if since >= step.after_h - 1e-9:
+            if step.derate is None:
+                return None
+            derate = step.derate
+    return outage.model_copy(update={"derate": derate, "repair_h": None, "restore": None, "at_h": 0.0})
+
+
+@dataclass
+class _Restarts:
+    """Units tripped by losing their connection; when each is available again."""
+
+    restart_h: pd.Series
+    down: set = field(default_factory=set)             # disconnected now (or waiting to be reconnected)
+    back_at: dict = field(default_factory=dict)        # gen -> hour available again
+
+    def update(self, t: float, connected: set, hit: set) -> set:
+        """Advance to hour ``t``; return the units forced out for restart."""
+        for g in list(self.restart_h.index):
+            if g in hit:
+                self.down.discard(g)
+                self.back_at.pop(g, None)
+                continue
+            if g not in connected:
+                self.down.add(g)
+                self.back_at.pop(g, None)
+            elif g in self.down:
+                self.down.discard(g)
+                self.back_at[g] = t + float(self.restart_h.at[g])
+        return {g for g, at in self.back_at.items() if t < at - 1e-9} | (self.down - hit)
+
+
+def simulate_timeline(scenario, net=None, progress: Progress | None = None,
+                      cache: bool = True) -> Result:
+    """Run a scenario with a ``timeline`` block. Returns the Result of the step with the most unserved
+    demand, with ``timeline`` (and ``baseline_timeline`` with a baseline) and the time figures in its
+    summary. ``cache=False`` solves every step (the reference for the state cache)."""
+    t0 = time.perf_counter()
+    base = prepare_network(scenario, net)
+    baseline = _baseline_outages(scenario)
+    runner = _Runner(scenario, base, cache)
+    combined, peak = runner.run([*baseline, *scenario.outages], progress)
+    base_table = pd.DataFrame()
+    if baseline:
+        base_table, _ = runner.run(baseline, None)
+    summary = timeline_summary(scenario, combined, base_table, peak, events_of(scenario, baseline))
+    summary["elapsed_s"] = time.perf_counter() - t0
+    summary["solved_steps"] = runner.solved
+    peak.summary = {**peak.summary, **summary}
+    peak.timeline, peak.baseline_timeline = combined, base_table
+    return peak
+
+
+def _baseline_outages(scenario) -> list:
+    if not getattr(scenario, "baseline", None):
+        return []
+    from gridsim.scenario import load_scenario
+
+    path = scenario.base_dir / scenario.baseline
+    other = load_scenario(path, network_root=getattr(scenario, "network_root", None))
+    return [o.model_copy(update={"at_h": 0.0}) for o in other.outages]
+
+
+class _Runner:
+    def __init__(self, scenario, base, cache: bool):
+        tl = scenario.timeline
+        self.scenario, self.base, self.use_cache = scenario, base, cache
+        self.n, self.dt = tl.n_steps, tl.step_h
+        self.profile = demand_profile(tl.profile, scenario.base_dir, tl.start, self.n, self.dt)
+        self.times = step_times(tl.start, self.n, self.dt)
+        self.fixed_solar = "solar" in (scenario.availability or {})
+        self.cache: dict = {}
+        self.topology: dict = {}
+        self.solved = 0
+        self.load_region = base.load["region"].astype(str).to_numpy() if "region" in base.load else None
+
+    def run(self, outages: list, progress: Progress | None):
+        restarts = _Restarts(restart_hours(self.base))
+        matches = [resolve_outage(self.base, o, i, getattr(self.scenario, "source", None))
+                   for i, o in enumerate(outages)]
+        rows, peak, peak_mw = [], None, -1.0
+        for k in range(self.n):
+            t = k * self.dt
+            active = [(i, o) for i, o in ((i, outage_at(o, t)) for i, o in enumerate(outages)) if o is not None]
+            hit = {idx for i, _ in active for m in matches[i] for tab, idx in m.elements if tab == "gen"}
+            net = self._step_net(k)
+            forced = restarts.update(t, self._connected(net, active), hit)
+            result = self._solve(k, net, active, forced)
+            rows.append(self._rows(k, t, result))
+            if result.summary["unserved_mw"] > peak_mw + 1e-9:
+                peak, peak_mw = result, result.summary["unserved_mw"]
+            if progress is not None:
+                progress(k + 1, self.n)
+        return pd.concat(rows, ignore_index=True)[TIMELINE_COLUMNS], copy.copy(peak)
+
+    def _step_net(self, k: int):
+        net = copy.copy(self.base)
+        load = self.base.load.copy()
+        factor = np.full(len(load), float(self.profile.total[k]))
+        for region, values in self.profile.by_region.items():
+            if self.load_region is not None:
+                factor[self.load_region == region] = float(values[k])
+        load["p_mw"] = load["p_mw"].to_numpy() * factor
+        load["q_mvar"] = load["q_mvar"].to_numpy() * factor
+        net["load"] = load
+        net["gen"] = self.base.gen.copy()
+        net["_demand_factor"] = tuple(np.round(factor, 9)) if self.profile.by_region else round(factor[0], 9)
+        return net
+
+    def _connected(self, net, active: list) -> set:
+        """Units in an island that serves load (before restarts); topology only, so cached by outages."""
+        key = tuple((i, o.derate) for i, o in active)
+        if key not in self.topology:
+            self.topology[key] = self._connected_now(net, [o for _, o in active])
+        return self.topology[key]
+
+    def _connected_now(self, net, active: list) -> set:
+        damaged, _ = apply_outages(net, active)
+        islands = find_islands(damaged)
+        gen_on = damaged.gen["in_service"].astype(bool)
+        out = set()
+        for isl in islands:
+            if len(isl.loads):
+                on = damaged.gen.index[damaged.gen["bus"].isin(isl.buses) & gen_on]
+                out.update(int(g) for g in on)
+        return out
+
+    def _solve(self, k: int, net, active: list, forced: set) -> Result:
+        solar = None if self.fixed_solar else round(solar_fraction(self.times[k]), 6)
+        key = (tuple((i, o.derate) for i, o in active), frozenset(forced), net["_demand_factor"], solar)
+        if self.use_cache and key in self.cache:
+            return self.cache[key]
+        if forced:
+            net.gen.loc[sorted(forced), "in_service"] = False
+        availability = dict(self.scenario.availability or {})
+        if solar is not None:
+            availability["solar"] = solar
+        sc = self.scenario.model_copy(update={"outages": [o for _, o in active], "availability": availability,
+                                              "timeline": None, "baseline": None})
+        result = simulate(sc, net=net)
+        result.summary["restarting_units"] = sorted(str(net.gen.at[g, "name"]) for g in forced)
+        self.solved += 1
+        if self.use_cache:
+            self.cache[key] = result
+        return result
+
+    def _rows(self, k: int, t: float, result: Result) -> pd.DataFrame:
+        reg = result.regions
+        cols = ["demand_mw", "served_mw", "unserved_mw", *[f"unserved_{c}_mw" for c in CAUSES],
+                "customers_without_power"]
+        df = reg[cols].reset_index().rename(columns={"index": "region"})
+        df.insert(0, "time_h", t)
+        df.insert(0, "step", k)
+        return df
