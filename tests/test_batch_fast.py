@@ -222,6 +222,17 @@ def test_evaluate_and_evaluate_many_agree():
         assert {k: v for k, v in a.items() if k != "time_s"} == {k: v for k, v in b.items() if k != "time_s"}
 
 
+def test_lp_engines_shed_the_same_and_exact_picks_the_reference_loads():
+    fast, _ = evaluators(CASE24, "proportional")
+    cases = random_cases(fast.model.base, 14, seed=21, kmax=5)
+    recs = {lp: FastDCEvaluator(fast.scenario, fast.model.base, lp=lp).evaluate_many(cases)
+            for lp in ("exact", "highs", "reference")}
+    assert sum(r["unserved_network_mw"] > 1.0 for r in recs["exact"]) >= 2
+    for a, b, c in zip(recs["exact"], recs["highs"], recs["reference"]):
+        assert a["unserved_mw"] == pytest.approx(b["unserved_mw"], abs=1e-6)
+        assert {k: v for k, v in a.items() if k != "time_s"} == {k: v for k, v in c.items() if k != "time_s"}
+
+
 @pytest.mark.parametrize("fields", [{"solver": "ac"}, {"response": "cascade"}])
 def test_other_solvers_and_responses_point_to_the_reference(fields):
     sc = scenario(CASE24).model_copy(update=fields)

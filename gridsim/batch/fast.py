@@ -30,10 +30,12 @@ OVERLOAD_MARGIN_PCT = 1e-6
 RESPONSES, SOLVERS = ("none", "optimal"), ("dc",)
 #: single-branch cases evaluated together (one PTDF block each)
 CHUNK = 256
-#: shedding LP engines: the warm-started whole-model LP (``highs``), or ``optimal_shed`` per island exactly as
-#: ``simulate()`` calls it (``reference``). Both give the same shed per island; where equal weights leave the
-#: choice of loads open (``shedding: proportional``), only ``reference`` picks the same loads as ``simulate()``.
-LP_ENGINES = {"highs": ("gridsim.batch.lp", "ShedLP"), "reference": ("gridsim.batch.lp_reference", "ReferenceLP")}
+#: shedding LP engines: the warm-started whole-model LP (``highs``); ``optimal_shed`` per island exactly as
+#: ``simulate()`` calls it (``reference``); or the warm LP with the reference where load is shed (``exact``, the
+#: default). All give the same shed per island; where equal weights leave open *which* loads lose supply
+#: (critical MW), only ``reference`` and ``exact`` pick the loads ``simulate()`` picks.
+LP_ENGINES = {"highs": ("gridsim.batch.lp", "ShedLP"), "reference": ("gridsim.batch.lp_reference", "ReferenceLP"),
+              "exact": ("gridsim.batch.lp_reference", "ExactLP")}
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 
@@ -50,12 +52,10 @@ def check_supported(scenario) -> None:
 class FastDCEvaluator:
     """Evaluate cases (``CaseSpec``) on one prepared model; records as ``gridsim.batch.cases.record_of``."""
 
-    def __init__(self, scenario, net=None, lp: str = "auto"):
+    def __init__(self, scenario, net=None, lp: str = "exact"):
         check_supported(scenario)
-        if lp == "auto":   # priority weights make the shed loads (and so critical MW) the optimum's own
-            lp = "highs" if scenario.shedding == "priority" else "reference"
         if lp not in LP_ENGINES:
-            raise ValueError(f"lp must be 'auto' or one of {', '.join(LP_ENGINES)}, got {lp!r}")
+            raise ValueError(f"lp must be one of {', '.join(LP_ENGINES)}, got {lp!r}")
         self.lp_engine = lp
         self.scenario = scenario
         self.method = scenario.shedding
