@@ -62,6 +62,11 @@ class SleepyEvaluator(SimulateEvaluator):
         return super().evaluate(case)
 
 
+class UnbuildableEvaluator(SimulateEvaluator):
+    def __init__(self, scenario, net=None):
+        raise NotImplementedError("this network is not supported")
+
+
 class CrashingEvaluator(SimulateEvaluator):
     """Kills its worker process on one case (never the test process itself)."""
 
@@ -161,6 +166,13 @@ def test_time_limit_makes_a_timeout_row(workers):
     assert time.perf_counter() - t0 < 25
     assert df.loc["line 7-8", "status"] == TIMEOUT and "time limit" in df.loc["line 7-8", "message"]
     assert (df.drop(index="line 7-8")["status"] == "converged").all()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_evaluator_that_cannot_be_built_fails_every_case_alike(workers):
+    df = run_cases(dc_scenario(), line_cases(LINES[:3]), evaluator=UnbuildableEvaluator, workers=workers)
+    assert (df["status"] == FAILED).all() and len(df) == 3
+    assert df["message"].str.contains("preparing the evaluator failed: NotImplementedError: this network").all()
 
 
 def test_a_dead_worker_process_does_not_kill_the_run():

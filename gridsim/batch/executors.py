@@ -105,23 +105,36 @@ def evaluate_chunk(evaluator, cases: Chunk, time_limit_s: float | None = None) -
 
 
 # -- worker-side state ---------------------------------------------------------------------------------
+class _Unprepared:
+    """Stands in for an evaluator that could not be built: every case becomes a failed row with the reason
+    (in every executor alike; in a pool, an initializer that raised would look like a crashed worker)."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def evaluate(self, case: CaseSpec) -> dict[str, Any]:
+        return failed_record(FAILED, self.message)
+
+
+def prepare_evaluator(factory: Factory, net=None):
+    """``factory()`` (or ``factory(net)``), or an ``_Unprepared`` stand-in when that raises."""
+    try:
+        return factory() if net is None else factory(net)
+    except Exception as exc:  # noqa: BLE001
+        return _Unprepared(f"preparing the evaluator failed: {type(exc).__name__}: {exc}")
+
+
 _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(factory: Factory, time_limit_s: float | None, net=None) -> None:
     """Pool initializer: build the evaluator once per worker process (on ``net`` when the parent's prepared
-    network came along with the fork). A failure is kept and reported on every case instead of killing the
-    worker (which would look like a crash)."""
+    network came along with the fork)."""
     _WORKER["limit"] = time_limit_s
-    try:
-        _WORKER["evaluator"], _WORKER["error"] = (factory() if net is None else factory(net)), None
-    except Exception as exc:  # noqa: BLE001
-        _WORKER["evaluator"], _WORKER["error"] = None, f"preparing the evaluator failed: {type(exc).__name__}: {exc}"
+    _WORKER["evaluator"] = prepare_evaluator(factory, net)
 
 
 def _pool_chunk(cases: Chunk) -> list[dict[str, Any]]:
-    if _WORKER.get("error"):
-        return [failed_record(FAILED, _WORKER["error"]) for _ in cases]
     return evaluate_chunk(_WORKER["evaluator"], cases, _WORKER["limit"])
 
 
@@ -135,7 +148,7 @@ def _dask_chunk(factory: Factory, key: str, cases: Chunk, time_limit_s: float | 
         cache = _THREAD.evaluators = {}
     if key not in cache:
         cache.clear()
-        cache[key] = factory()
+        cache[key] = prepare_evaluator(factory)
     return evaluate_chunk(cache[key], cases, time_limit_s)
 
 
@@ -148,7 +161,7 @@ class SerialExecutor:
         self.evaluator = evaluator      # a ready evaluator (optional): saves building it again
 
     def run(self, factory: Factory, chunks: Iterable[Chunk], on_chunk: OnChunk) -> None:
-        evaluator = self.evaluator if self.evaluator is not None else factory()
+        evaluator = self.evaluator if self.evaluator is not None else prepare_evaluator(factory)
         for chunk in chunks:
             on_chunk(list(zip(chunk, evaluate_chunk(evaluator, chunk, self.time_limit_s))))
 

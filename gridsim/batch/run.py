@@ -19,7 +19,8 @@ from typing import Any
 import pandas as pd
 
 from gridsim.batch.cases import CaseSpec
-from gridsim.batch.executors import LocalExecutor, SerialExecutor, default_workers, make_executor
+from gridsim.batch.executors import (LocalExecutor, SerialExecutor, default_workers, make_executor,
+                                     prepare_evaluator)
 from gridsim.batch.store import ResultStore
 from gridsim.errors import GridsimError, did_you_mean
 
@@ -115,8 +116,10 @@ def prepare_checked(scenario, net=None):
 
 
 def run_identity(scenario, label: str) -> dict[str, Any]:
-    """What makes two runs the same run (stored in results.sqlite; ``--resume`` requires it to match)."""
-    dump = scenario.model_dump(mode="json", exclude={"outages": {"__all__": {"line"}}})
+    """What makes two runs the same run (stored in results.sqlite; ``--resume`` requires it to match): the
+    scenario's settings that differ from the defaults (so that a gridsim version with a new optional field can
+    still resume), without the line numbers of its outages in the file."""
+    dump = scenario.model_dump(mode="json", exclude_defaults=True, exclude={"outages": {"__all__": {"line"}}})
     return {"kind": label, "network": str(scenario.network), "scenario": dump}
 
 
@@ -149,7 +152,7 @@ def run_cases(network_or_scenario, cases: Iterable[CaseSpec], *, evaluator: str 
     base = prepare_checked(scenario, net)
     spec = EvaluatorSpec(name, scenario)
     if isinstance(executor, SerialExecutor):
-        executor.evaluator = spec(base)
+        executor.evaluator = prepare_evaluator(spec, base)
     elif isinstance(executor, LocalExecutor):
         executor.net = base
     path = Path(out_dir) / "results.sqlite" if out_dir is not None else ":memory:"
