@@ -316,6 +316,18 @@ def test_name_index_resolves_every_name_as_resolve_outage(network):
     assert hits > 60
 
 
+def test_sparse_ptdf_columns_equal_the_dense_ones(monkeypatch):
+    """Grids above DENSE_MAX_BUSES get their PTDF columns from sparse solves: the same numbers."""
+    from gridsim.batch import dcflow
+
+    fast, _ = evaluators(CASE118, "proportional")
+    monkeypatch.setattr(dcflow, "DENSE_MAX_BUSES", 0)
+    sparse = dcflow.DCFlow(fast.model)
+    assert sparse.ptdf_bus is None and fast.flow.ptdf_bus is not None
+    branches = np.arange(0, fast.model.n_branch, 7)
+    np.testing.assert_allclose(sparse.ptdf_columns(branches), fast.flow.ptdf_columns(branches), atol=1e-9)
+
+
 # ------------------------------------------------------------------------------------------------------- slow
 
 @pytest.mark.slow

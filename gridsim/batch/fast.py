@@ -69,6 +69,7 @@ class FastDCEvaluator:
         self.base_live = self.base.branch_energised(pm)
         self._threshold = pm.detect_limit * (1.0 + OVERLOAD_MARGIN_PCT / 100.0)
         self.notes = _notes(scenario)
+        self._base_record = self._record(self.base, 0, self.notes)
 
     # -- public ----------------------------------------------------------------------------------------------
     def evaluate(self, case: CaseSpec) -> dict[str, Any]:
@@ -129,8 +130,8 @@ class FastDCEvaluator:
             elif self.optimal and n_over[j]:
                 st = dataclasses.replace(self.base, branch_on=self._on_without(branches[j]))
                 recs.append(self._respond(masks, st, flows[:, j]))
-            else:
-                recs.append(self._record(self.base, int(n_over[j]), self.notes))
+            else:   # the base case's islands and balance: its record, with this case's overloads
+                recs.append(dict(self._base_record, n_overloaded=int(n_over[j])))
         return recs
 
     def _on_without(self, branch: int) -> np.ndarray:
