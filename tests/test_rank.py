@@ -131,7 +131,7 @@ def test_pairs_of_the_worst_singles(tmp_path):
 def test_ac_ranking_goes_through_simulate_and_matches_brute_force(tmp_path):
     from gridsim.batch.run import as_scenario, choose_evaluator
 
-    scenario = as_scenario(case24_state_yaml(tmp_path), solver="ac")
+    scenario = as_scenario(case24_state_yaml(tmp_path), solver="ac").model_copy(update={"response": "none"})
     assert scenario.solver == "ac" and choose_evaluator("auto", scenario) == "simulate"
     names = ["11-14", "16-19", "1-2"]
     ranking = rank_assets(scenario, "line", workers=1, assets=names)
