@@ -45,13 +45,34 @@ def test_shipped_scenario_runs_through_the_cli(path, tmp_path, capsys):
         for col in ("demand_mw", "served_mw", "unserved_mw"):
             assert df[col].sum() == pytest.approx(summary[col], abs=1e-3), (table, col)
     assert summary["status"] in ("converged", "fallback-dc")
+    if "timeline" in summary:                          # timelines: the time outputs, and ENS adds up
+        assert {"timeline.csv", "timeline.png", "heatmap.png", "restoration.png"} <= {p.name for p in out.iterdir()}
+        t = pd.read_csv(out / "timeline.csv")
+        step = summary["timeline"]["step_h"]
+        assert t["unserved_mw"].sum() * step == pytest.approx(summary["energy_not_served_mwh"], abs=1e-3)
+        assert "energy not served" in printed
     html = (out / "report.html").read_text()
     assert summary["scenario"].split(",")[0] in html
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_shipped_scenario_invariants(path):
-    check_invariants(simulate(load_scenario(path)))
+    scenario = load_scenario(path)
+    if scenario.timeline is None:
+        check_invariants(simulate(scenario))
+        return
+    from gridsim.timeline import simulate_timeline
+
+    # the first 48 hours (the CLI test above runs the whole horizon)
+    horizon = min(scenario.timeline.horizon_h, 48.0)
+    scenario = scenario.model_copy(update={"timeline": scenario.timeline.model_copy(update={"horizon_h": horizon})})
+    result = simulate_timeline(scenario)
+    check_invariants(result)                      # the peak-hour snapshot
+    t = result.timeline
+    assert (t["served_mw"] + t["unserved_mw"] - t["demand_mw"]).abs().max() < 1e-6
+    assert t["unserved_mw"].min() >= -1e-9
+    step = scenario.timeline.step_h
+    assert result.summary["energy_not_served_mwh"] == pytest.approx(t["unserved_mw"].sum() * step)
 
 
 def test_json_and_quiet_output(tmp_path, capsys):

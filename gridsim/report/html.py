@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from gridsim._atomic import atomic_write_bytes, atomic_write_text, prepare_output_dir
 from gridsim.report.map import plot_map
 from gridsim.report.plots import CAUSE_COLOURS, _flag, plot_cascade, plot_regions
+from gridsim.report.timeline_plots import plot_heatmap, plot_restoration, plot_timeline
 from gridsim.results import CAUSES, Result
 
 DPI = 130
@@ -47,7 +48,7 @@ tr:nth-child(even) td{background:#fafbfc}
 .note{font-size:12px;color:#666}
 .st{display:inline-block;padding:0 7px;border-radius:9px;font-size:12px;color:#fff}
 .st-converged{background:#2e7d32}.st-fallback-dc{background:#b8860b}.st-diverged{background:#b2182b}
-.st-dead{background:#8a8a8a}.st-other{background:#555}
+.st-dead{background:#8a8a8a}.st-other{background:#555}.st-violated{background:#d9480f}
 .howto{background:#f4f6fb;border-left:4px solid #3d4f6b;padding:8px 16px;margin:16px 0}
 .howto dl{display:grid;grid-template-columns:max-content 1fr;gap:3px 14px;margin:10px 0}
 .howto dt{font-weight:700;white-space:nowrap}.howto dd{margin:0}
@@ -221,6 +222,43 @@ CASCADE_COLS = [("step", "step", "int"), ("tripped", "tripped", "text"), ("n_tri
                 ("unserved_cascade_mw", "of which cascade MW", "mw")]
 
 
+TIME_REGION_COLS = [("", "region", "text"), ("energy_not_served_mwh", "energy not served MWh", "mw"),
+                    ("peak_unserved_mw", "peak unserved MW", "mw"),
+                    ("hours_without_full_supply", "hours without full supply", "mw"),
+                    ("restored_at_h", "fully back at hour", "mw")]
+
+
+def _over_time(result: Result, images: dict[str, bytes]) -> str:
+    """The timeline section: energy not served, the peak, customer-hours, figures and the region table."""
+    if not len(result.timeline):
+        return ""
+    s = result.summary
+    cards = [_card("energy not served", f"{s['energy_not_served_mwh']:,.0f} MWh", s["energy_not_served_mwh"] > 0),
+             _card(f"peak unserved (hour {s['peak_at_h']:g})", f"{s['peak_unserved_mw']:,.0f} MW",
+                   s["peak_unserved_mw"] > 0),
+             _card("customer-hours lost", f"{s['customer_hours_lost']:,.0f}", s["customer_hours_lost"] > 0)]
+    if "added_by_this_scenario" in s:
+        cards.append(_card("of which this strike adds",
+                           f"{s['added_by_this_scenario']['energy_not_served_mwh']:,.0f} MWh", True))
+    tl = s["timeline"]
+    baseline = (f" On top of the damage already present in <code>{escape(str(s['baseline']['scenario']))}</code> "
+                f"(alone: {s['baseline']['energy_not_served_mwh']:,.0f} MWh not served)." if "baseline" in s else "")
+    regions = pd.DataFrame.from_dict(s.get("regions_over_time", {}), orient="index")
+    regions = _sorted(regions[regions["energy_not_served_mwh"] > 0], "energy_not_served_mwh") \
+        if len(regions) else regions
+    return "".join([
+        "<h2>Over time</h2>",
+        f'<p class="note">{tl["horizon_h"]:g} hours in steps of {tl["step_h"]:g} h, demand profile '
+        f'<code>{escape(str(tl["profile"]))}</code>{", from " + escape(tl["start"]) if tl.get("start") else ""}. '
+        f"The tables and the map below are the snapshot at the peak hour.{baseline}</p>",
+        f'<div class="cards">{"".join(cards)}</div>',
+        _figure(images, "timeline.png", "demand and unserved demand over time"),
+        _figure(images, "heatmap.png", "unserved share by region over time"),
+        _figure(images, "restoration.png", "when each region was without full supply"),
+        _table(regions, TIME_REGION_COLS, max_rows=100, csv="timeline.csv") if len(regions) else "",
+    ])
+
+
 def _sorted(df: pd.DataFrame, col: str) -> pd.DataFrame:
     if col not in df:
         return df
@@ -244,8 +282,9 @@ def render_html(result: Result, images: dict[str, bytes], files: list[str] | Non
         f'<p class="meta">network <b>{escape(result.network_name)}</b> · {len(result.buses):,} buses · '
         f"{len(result.branches):,} branches · {len(result.generators):,} generating units · "
         f"{_settings(s)}status {_fmt(s.get('status', '?'), 'status')}</p>",
-        _headline(result), _howto(),
-        "<h2>Map</h2>", _figure(images, "map.png", "map of the grid after the event"),
+        _headline(result), _over_time(result, images), _howto(),
+        "<h2>Map</h2>" if not len(result.timeline) else
+        f"<h2>Map at the peak (hour {s.get('peak_at_h', 0):g})</h2>", _figure(images, "map.png", "map of the grid after the event"),
         "<h2>What was damaged</h2>",
         _table(result.outages, OUTAGE_COLS, max_rows=300, csv="outages.csv"),
         "<h2>Unserved demand by region</h2>",
@@ -279,7 +318,8 @@ def write_report(result: Result, outdir: str | Path) -> dict[str, Path]:
     cascade) and report.html to ``outdir``, all atomically; return file name -> path."""
     outdir = prepare_output_dir(outdir)    # a folder that cannot be written: OutputError, before any file
     written = dict(result.to_dir(outdir))
-    figures = {"map.png": plot_map, "regions.png": plot_regions, "cascade.png": plot_cascade}
+    figures = {"map.png": plot_map, "regions.png": plot_regions, "cascade.png": plot_cascade,
+               "timeline.png": plot_timeline, "heatmap.png": plot_heatmap, "restoration.png": plot_restoration}
     images: dict[str, bytes] = {}
     for fname, plot in figures.items():
         fig = plot(result)

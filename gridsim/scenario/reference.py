@@ -11,6 +11,7 @@ from pydantic.fields import FieldInfo
 
 from gridsim.limits import LIMITS
 from gridsim.scenario.schema import KIND_DOCS, Outage, Scenario, Selector
+from gridsim.scenario.time import Restore, Timeline
 from gridsim.scenario.wording import bounds_text, unwrap_optional
 
 
@@ -28,7 +29,9 @@ def schema_markdown() -> str:
            "| key | value | takes out |", "|---|---|---|"]
     out += [f"| `{kind}` | {_cell(value)} | {_cell(text)} |" for kind, (value, text) in KIND_DOCS.items()]
     out += ["", "and optionally:", "", *_table(Outage, skip=("kind", "target", "select", "line")), "",
-            "### Selector: the mapping under `select`", "", *_table(Selector, skip=()), "", *_limits(), ""]
+            "### Selector: the mapping under `select`", "", *_table(Selector, skip=()), "",
+            "### Restore: one item of an outage's `restore`", "", *_table(Restore, skip=()), "",
+            "### Timeline: the mapping under `timeline`", "", *_table(Timeline, skip=()), "", *_limits(), ""]
     return "\n".join(out)
 
 
@@ -68,7 +71,11 @@ def _base_type_text(name: str, field: FieldInfo) -> str:
         bounds = bounds_text(name, field, words=False)
         return f"number, {bounds}" if bounds else "number"
     if get_origin(annotation) is list:
-        return "list of outages"
+        return "list of restore steps" if get_args(annotation)[0] is Restore else "list of outages"
+    if annotation is Timeline:
+        return "mapping (see Timeline)"
+    if getattr(annotation, "__name__", "") == "datetime":
+        return "date and time"
     if get_origin(annotation) is dict:
         return "mapping of fuel to number"
     return {str: "text"}.get(annotation, getattr(annotation, "__name__", str(annotation)))
