@@ -213,6 +213,21 @@ def test_bad_name_is_a_failed_record_like_the_reference():
     assert fast.evaluate_many([case])[0]["message"] == r["message"]
 
 
+def test_an_engine_error_is_a_failed_row_not_the_end_of_the_batch(monkeypatch):
+    fast = FastDCEvaluator(scenario(CASE24))
+    cases = [CaseSpec("a", ({"branch": 1},)), CaseSpec("b", ({"unit": "gen 1"},)), CaseSpec("c", ({"branch": 2},))]
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(fast, "evaluate_masks", boom)
+    recs = fast.evaluate_many(cases)
+    assert [r["status"] for r in recs] == ["converged", "failed", "converged"]
+    assert recs[1]["message"] == "RuntimeError: boom"
+    monkeypatch.setattr(fast, "_singles", boom)
+    assert [r["status"] for r in fast.evaluate_many(cases)] == ["failed"] * 3
+
+
 def test_evaluate_and_evaluate_many_agree():
     fast, _ = evaluators(CASE24, "priority")
     cases = single_cases(fast.model.base, ("branch",)) + random_cases(fast.model.base, 10, seed=5, kmax=4)

@@ -83,28 +83,31 @@ class FastDCEvaluator:
 
     def evaluate_many(self, cases) -> list[dict[str, Any]]:
         """Records for ``cases`` in order; single-branch cases that need no LP are done together."""
+        cases = list(cases)
         out: list[dict[str, Any] | None] = [None] * len(cases)
         singles: list[tuple[int, CaseMasks]] = []
         for i, case in enumerate(cases):
             t0 = time.perf_counter()
             try:
                 masks = self.model.masks(outage_models(case))
-            except Exception as exc:  # noqa: BLE001
-                out[i] = failed_record(FAILED, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
-                continue
-            if masks.injections_unchanged and len(masks.branch_out) == 1:
-                singles.append((i, masks))
-            else:
+                if masks.injections_unchanged and len(masks.branch_out) == 1:
+                    singles.append((i, masks))
+                    continue
                 out[i] = self.evaluate_masks(masks)
                 out[i]["time_s"] = time.perf_counter() - t0
+            except Exception as exc:  # noqa: BLE001 -- a batch never dies because one case failed
+                out[i] = failed_record(FAILED, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
         for start in range(0, len(singles), CHUNK):
             chunk = singles[start:start + CHUNK]
             t0 = time.perf_counter()
-            for (i, _), rec in zip(chunk, self._singles([m for _, m in chunk])):
-                out[i] = rec
+            try:
+                recs = self._singles([m for _, m in chunk])
+            except Exception:  # noqa: BLE001 -- one case spoiled the block: evaluate its cases one by one
+                recs = [self.evaluate(cases[i]) for i, _ in chunk]
             dt = (time.perf_counter() - t0) / len(chunk)
-            for i, _ in chunk:
-                out[i]["time_s"] = dt
+            for (i, _), rec in zip(chunk, recs):
+                out[i] = rec
+                rec["time_s"] = dt
         return out  # type: ignore[return-value]
 
     def evaluate_masks(self, masks: CaseMasks) -> dict[str, Any]:
