@@ -12,13 +12,13 @@ switched off with them (it exists to absorb those lines' charging); recorded wit
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from gridsim.netcopy import working_copy
 from gridsim.networks.naming import Match, resolve_name, resolve_selector
 
 #: pandapower tables with a single bus column, taken out with a destroyed bus (loads excepted)
@@ -57,13 +57,13 @@ def resolve_outage(net, outage, index: int, source=None) -> list[Match]:
 
 
 def apply_outages(net, outages: Sequence, source=None) -> tuple[object, AppliedOutages]:
-    """Return a damaged deep copy of ``net`` and the record of what was removed.
+    """Return a damaged copy of ``net`` (``working_copy``) and the record of what was removed.
 
     ``outages`` are scenario Outage entries (``kind``, ``target``, ``select``, ``derate``, ``line``).
     Names are resolved first, so a misspelt name fails before any work is done.
     """
     resolved = [(o, resolve_outage(net, o, i, source)) for i, o in enumerate(outages)]
-    damaged = copy.deepcopy(net)
+    damaged = working_copy(net)
     damaged.load["disconnected"] = damaged.load.get("disconnected", False)
     damaged.load["disconnected"] = damaged.load["disconnected"].fillna(False).astype(bool)
     rows: list[dict] = []

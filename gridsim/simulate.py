@@ -12,7 +12,7 @@ from gridsim.balance import balance
 from gridsim.dispatch import apply_availability
 from gridsim.networks import build_network
 from gridsim.outages import apply_outages
-from gridsim.results import Result
+from gridsim.results import CAUSES, Result
 from gridsim.solvers import RESPONSES, SOLVERS
 from gridsim.topology import find_islands
 
@@ -41,9 +41,11 @@ class _Stages:
         return self.timings
 
 
-def simulate(scenario, net=None, progress: Progress | None = None) -> Result:
+def simulate(scenario, net=None, progress: Progress | None = None, detail: str = "full") -> Result:
     """Run one scenario. ``net`` (optional) is used instead of building ``scenario.network``; it is never
-    modified. ``progress`` is called with the name of each stage as it starts."""
+    modified. ``progress`` is called with the name of each stage as it starts. ``detail="regions"`` builds
+    only the load and region tables and the headline summary (for the many steps of a timeline); the
+    numbers are the same."""
     stage = _Stages(progress)
     stage("network")
     base = prepare_network(scenario, net)
@@ -59,9 +61,27 @@ def simulate(scenario, net=None, progress: Progress | None = None) -> Result:
     response = getattr(scenario, "response", "none")
     outcome = RESPONSES[response](damaged, islands, bal, scenario, solve)
     stage("assemble")
-    result = assemble(scenario, base, applied, outcome, response)
+    result = (assemble if detail == "full" else assemble_regions)(scenario, base, applied, outcome, response)
     result.timings_s = stage.finish()
     return result
+
+
+def assemble_regions(scenario, base, applied, outcome, response: str) -> Result:
+    """A Result with the load and region tables and the headline summary only (other tables empty)."""
+    net, islands, bal, flow = outcome.net, outcome.islands, outcome.bal, outcome.flow
+    loads = asm.load_table(net, bal, islands, outcome.extra_unserved)
+    regions = asm.region_table(net, loads)
+    unserved = float(loads["unserved_mw"].sum())
+    summary = {"scenario": scenario.name, "status": asm.overall_status(flow),
+               "demand_mw": float(loads["demand_mw"].sum()), "served_mw": float(loads["served_mw"].sum()),
+               "unserved_mw": unserved,
+               "unserved_by_cause_mw": {c: float(loads[f"unserved_{c}_mw"].sum()) for c in CAUSES},
+               "critical_unserved_mw": float(loads.loc[loads["priority"] == 1, "unserved_mw"].sum()),
+               "notes": list(outcome.notes)}
+    empty = pd.DataFrame()
+    return Result(scenario_name=scenario.name, network_name=str(scenario.network), summary=summary, loads=loads,
+                  regions=regions, islands=empty, buses=empty, branches=empty, generators=empty,
+                  outages=applied.table)
 
 
 def add_island_power(islands_df, gens, flow) -> None:
@@ -113,7 +133,8 @@ def assemble(scenario, base, applied, outcome, response: str) -> Result:
     summary["notes"] = list(outcome.notes) + unmodelled_notes(net)
     if any(getattr(o, "at_h", 0) or getattr(o, "repair_h", None) for o in scenario.outages):
         summary["notes"].append("strike and repair times (at_h, repair_h) are recorded but this snapshot "
-                                "treats every outage as simultaneous and unrepaired")
+                                "treats every outage as simultaneous and unrepaired (add a timeline block to "
+                                "simulate them over time)")
     steps = outcome.cascade_steps
     if steps is not None:
         summary["cascade_steps"] = steps.to_dict(orient="records")

@@ -119,6 +119,7 @@ class _Runner:
         self.fixed_solar = "solar" in (scenario.availability or {})
         self.cache: dict = {}
         self.topology: dict = {}
+        self.full = False          # steps need only their region tables; the peak step is solved in full
         self.solved = 0
         self.load_region = base.load["region"].astype(str).to_numpy() if "region" in base.load else None
 
@@ -126,7 +127,7 @@ class _Runner:
         restarts = _Restarts(restart_hours(self.base))
         matches = [resolve_outage(self.base, o, i, getattr(self.scenario, "source", None))
                    for i, o in enumerate(outages)]
-        rows, peak, peak_mw = [], None, -1.0
+        rows, peak, peak_mw, peak_args = [], None, -1.0, None
         for k in range(self.n):
             t = k * self.dt
             active = [(i, o) for i, o in ((i, outage_at(o, t)) for i, o in enumerate(outages)) if o is not None]
@@ -136,10 +137,14 @@ class _Runner:
             result = self._solve(k, net, active, forced)
             rows.append(self._rows(k, t, result))
             if result.summary["unserved_mw"] > peak_mw + 1e-9:
-                peak, peak_mw = result, result.summary["unserved_mw"]
+                peak_mw, peak_args = result.summary["unserved_mw"], (k, self._step_net(k), active, forced)
             if progress is not None:
                 progress(k + 1, self.n)
-        return pd.concat(rows, ignore_index=True)[TIMELINE_COLUMNS], copy.copy(peak)
+        self.full, use_cache = True, self.use_cache
+        self.use_cache = False
+        peak = self._solve(*peak_args)             # the snapshot at the peak, with every table
+        self.full, self.use_cache = False, use_cache
+        return pd.concat(rows, ignore_index=True)[TIMELINE_COLUMNS], peak
 
     def _step_net(self, k: int):
         net = copy.copy(self.base)
@@ -185,9 +190,9 @@ class _Runner:
             availability["solar"] = solar
         sc = self.scenario.model_copy(update={"outages": [o for _, o in active], "availability": availability,
                                               "timeline": None, "baseline": None})
-        result = simulate(sc, net=net)
+        result = simulate(sc, net=net, detail="full" if self.full else "regions")
         result.summary["restarting_units"] = sorted(str(net.gen.at[g, "name"]) for g in forced)
-        self.solved += 1
+        self.solved += 0 if self.full else 1
         if self.use_cache:
             self.cache[key] = result
         return result

@@ -7,7 +7,6 @@ back to DC (or is marked ``diverged``) without taking the others with it (VeraGr
 
 from __future__ import annotations
 
-import copy
 import warnings
 from dataclasses import dataclass, field
 
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pandapower as pp
 
+from gridsim.netcopy import working_copy
 from gridsim.balance import Balance, balance_island
 from gridsim.topology import Islands
 
@@ -50,7 +50,7 @@ class Flow:
 
 def _prepare(net, islands: Islands, bal: Balance):
     """A private copy of the damaged net with served load, dispatch and one slack per energised island."""
-    work = copy.deepcopy(net)
+    work = working_copy(net)
     load = work.load
     demand = bal.demand_mw
     ratio = np.divide(bal.served_mw.to_numpy(), demand.to_numpy(), out=np.zeros(len(load)),
