@@ -242,6 +242,35 @@ def test_run_cases_bad_input():
         run_cases(dc_scenario(), line_cases(), evaluator="quick", workers=1)
 
 
+def test_executor_registry():
+    from gridsim.batch.executors import DaskExecutor, LocalExecutor, SerialExecutor, default_workers
+
+    default = make_executor()
+    assert isinstance(default, LocalExecutor) and default.workers == default_workers()
+    assert isinstance(make_executor(None, 1), SerialExecutor)
+    assert isinstance(make_executor("serial", 4), SerialExecutor)
+    assert isinstance(make_executor("local", 3), LocalExecutor) and make_executor("local", 3).workers == 3
+    local = make_executor("dask:local", 2)
+    assert isinstance(local, DaskExecutor) and local.address is None and local.workers == 2
+    assert make_executor("tcp://127.0.0.1:8786").address == "tcp://127.0.0.1:8786"
+    with pytest.raises(GridsimError, match="expected dask:local or tcp://HOST:PORT"):
+        make_executor("dask:cloud")
+
+
+def test_cli_progress_bar_shows_cases_rate_and_eta():
+    from rich.console import Console
+
+    from gridsim.batch.cli_rank import _Bar
+
+    console = Console(record=True, width=100, force_terminal=False)
+    with _Bar(console) as bar:
+        bar("singles", 0, 40)
+        time.sleep(0.05)
+        bar("singles", 40, 40)
+    text = console.export_text()
+    assert "singles" in text and "40/40" in text and "cases/s" in text and "ETA" in text
+
+
 def test_a_case_naming_an_unknown_asset_is_a_failed_row():
     cases = [*line_cases(LINES[:2]), CaseSpec("bogus", ({"line": "99-98"},))]
     df = run_cases(dc_scenario(), cases, workers=1)
