@@ -26,7 +26,7 @@ _PUBLIC: dict[str, str] = {
     "EVALUATORS": "gridsim.batch.run", "run_cases": "gridsim.batch.run", "as_scenario": "gridsim.batch.run",
     "EXECUTORS": "gridsim.batch.executors", "ResultStore": "gridsim.batch.store",
     "StoreMismatch": "gridsim.batch.store", "RANK_KINDS": "gridsim.batch.rank", "rank_assets": "gridsim.batch.rank",
-    "Ranking": "gridsim.batch.rank",
+    "Ranking": "gridsim.batch.rank", "write_ranking": "gridsim.batch.rank",
 }
 
 __all__ = sorted(_PUBLIC)
