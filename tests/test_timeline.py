@@ -160,3 +160,34 @@ def test_unknown_profile_is_a_clear_error():
 
     with pytest.raises(ScenarioError, match="no built-in profile or file named 'winter-weekdya'"):
         simulate_timeline(tl_scenario([], profile="winter-weekdya"), net=grids.three_bus())
+
+
+def test_report_shows_the_timeline(tmp_path):
+    from gridsim.report import write_report
+    from gridsim.report.timeline_plots import plot_heatmap, plot_restoration, plot_timeline
+
+    r = simulate_timeline(tl_scenario([{"unit": "G2", "at_h": 2, "repair_h": 3}]), net=grids.three_bus())
+    written = write_report(r, tmp_path)
+    assert {"timeline.png", "heatmap.png", "restoration.png", "timeline.csv"} <= set(written)
+    html = (tmp_path / "report.html").read_text()
+    assert "Over time" in html and "60 MWh" in html and "Map at the peak (hour 2)" in html
+    snapshot = simulate(tl_scenario([]).model_copy(update={"timeline": None}), net=grids.three_bus())
+    assert plot_timeline(snapshot) is None and plot_heatmap(snapshot) is None and plot_restoration(snapshot) is None
+    # a later snapshot run into the same folder removes the time outputs it no longer makes
+    write_report(snapshot, tmp_path)
+    assert not (tmp_path / "timeline.csv").exists() and not (tmp_path / "timeline.png").exists()
+
+
+def test_cli_runs_a_timeline_and_prints_energy_not_served(tmp_path, capsys):
+    from gridsim.cli import main
+
+    net_file = tmp_path / "s.yaml"
+    case14 = grids.__file__.replace("grids.py", "data/pglib/pglib_opf_case14_ieee.m")
+    net_file.write_text(f"name: t\nnetwork: {case14}\nsolver: dc\ntimeline: {{horizon_h: 6}}\n"
+                        "outages:\n  - generator: 1\n    at_h: 2\n    repair_h: 2\n")
+    assert main(["run", str(net_file), "-o", str(tmp_path / "out"), "--no-report"]) == 0
+    printed = capsys.readouterr().out
+    assert "energy not served" in printed and "MWh over 6 h" in printed
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    t = pd.read_csv(tmp_path / "out" / "timeline.csv")
+    assert t["unserved_mw"].sum() == pytest.approx(summary["energy_not_served_mwh"])
