@@ -85,15 +85,13 @@ def cmd_run(args, out: Console, err: Console) -> int:
 
     scenario = load_scenario(args.scenario, network_root=args.network_root)
     outdir = prepare_output_dir(Path(args.output) if args.output else Path("reports") / Path(args.scenario).stem)
-    with err.status("simulating…") as status:
-        net = _confined_network(scenario)
-        if getattr(scenario, "timeline", None) is not None:
-            from gridsim.timeline import simulate_timeline
-
-            result = simulate_timeline(scenario, net=net, progress=lambda k, n: status.update(
-                f"simulating the timeline: step {k:,} of {n:,}…"))
-        else:
+    if getattr(scenario, "timeline", None) is not None:
+        result = _run_timeline(scenario, err)
+    else:
+        with err.status("simulating…") as status:
+            net = _confined_network(scenario)
             result = simulate(scenario, net=net, progress=lambda stage: status.update(f"simulating: {stage}…"))
+    with err.status("writing the outputs…") as status:
         try:
             if args.no_report:
                 written = result.to_dir(outdir)
@@ -112,6 +110,21 @@ def cmd_run(args, out: Console, err: Console) -> int:
     if args.strict and result.status != "converged":
         raise SolverError(f"power flow status is '{result.status}' (not 'converged'); see islands.csv")
     return EXIT_OK
+
+
+def _run_timeline(scenario, err: Console):
+    """A timeline with a rich progress bar (steps, elapsed, time left) on stderr."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+        TimeRemainingColumn
+
+    from gridsim.timeline import simulate_timeline
+
+    with err.status("building the network…"):
+        net = _confined_network(scenario)
+    with Progress(TextColumn("timeline"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("timeline", total=scenario.timeline.n_steps)
+        return simulate_timeline(scenario, net=net, progress=lambda k, n: bar.update(task, completed=k, total=n))
 
 
 def _confined_network(scenario):
