@@ -79,12 +79,12 @@ def _summary_tables(result) -> list[Table]:
 
 
 def cmd_run(args, out: Console, err: Console) -> int:
-    from gridsim.report import write_report
     from gridsim.scenario import load_scenario
-    from gridsim.simulate import simulate
 
     scenario = load_scenario(args.scenario, network_root=args.network_root)
     outdir = prepare_output_dir(Path(args.output) if args.output else Path("reports") / Path(args.scenario).stem)
+    from gridsim.report import write_report   # the engine (pandapower, matplotlib) loads once the input is checked
+    from gridsim.simulate import simulate
     if getattr(scenario, "timeline", None) is not None:
         result = _run_timeline(scenario, err)
     else:
@@ -139,12 +139,13 @@ def _confined_network(scenario):
 
 
 def cmd_validate(args, out: Console, err: Console) -> int:
-    from gridsim.networks import build_network
-    from gridsim.outages import resolve_outage
     from gridsim.scenario import load_scenario
 
     for path in args.scenarios:
         scenario = load_scenario(path, network_root=args.network_root)
+        from gridsim.networks import build_network   # pandapower loads once the scenario file is read
+        from gridsim.outages import resolve_outage
+
         net = build_network(scenario.network, scenario.base_dir, scenario.load_level,
                             network_root=scenario.network_root)
         n = sum(len(m.elements) for i, o in enumerate(scenario.outages)
