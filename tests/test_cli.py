@@ -324,3 +324,16 @@ def test_quiet_third_party_hides_and_counts_library_chatter(recwarn):
     with quiet_third_party() as hidden:
         logging.getLogger("scipy").error("boom")
     assert "1 error message(s)" in hidden_note(hidden)
+
+
+def test_bad_input_fails_before_the_engine_loads(tmp_path):
+    """A scenario that cannot be read is refused before pandapower is imported (seconds on a busy machine)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom gridsim.cli import main\n"
+            f"codes = [main(['validate', {str(_write(tmp_path, 'Name: x'))!r}]), "
+            f"main(['run', '/dev/zero', '-o', {str(tmp_path / 'o')!r}])]\n"
+            "print(codes, 'pandapower' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "[2, 2] False", done.stdout + done.stderr
