@@ -136,8 +136,12 @@ def branch_table(base, net, flow: Flow, ratings, tripped: set[tuple[str, int]] |
     parts = []
     for kind, a, b, p, loading in (
             ("line", "from_bus", "to_bus", flow.line_p_from_mw, line_loading),
-            ("trafo", "hv_bus", "lv_bus", flow.trafo_p_hv_mw, trafo_loading)):
-        df = net[kind]
+            ("trafo", "hv_bus", "lv_bus", flow.trafo_p_hv_mw, trafo_loading),
+            # 3-winding transformers: loading of the most loaded winding against its sn_mva (pandapower's)
+            ("trafo3w", "hv_bus", "lv_bus", flow.trafo3w_p_hv_mw, flow.trafo3w_loading_percent)):
+        df = net[kind] if kind in net else pd.DataFrame()
+        if p is None or loading is None:
+            continue
         if not len(df):
             continue
         vn = np.maximum(net.bus.loc[df[a], "vn_kv"].to_numpy(float), net.bus.loc[df[b], "vn_kv"].to_numpy(float))

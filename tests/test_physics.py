@@ -246,3 +246,46 @@ def test_lp_cost_breaks_ties_without_changing_the_shed():
     cheap_b = optimal_shed(net, cost={0: 70.0, 1: 10.0})
     assert cheap_a.total_shed_mw == pytest.approx(cheap_b.total_shed_mw, abs=1e-6)
     assert cheap_a.dispatch_mw[("gen", 0)] > cheap_b.dispatch_mw[("gen", 0)]
+
+
+def test_three_winding_transformer_overload_triggers_the_response():
+    """A 3-winding transformer has a rating (its windings' sn_mva): overloading it must be relieved or named,
+    never passed over as before (issue item 7)."""
+    net = pp.create_empty_network()
+    hv = grids._bus(net, "HV", "R", 0, 0, vn=110.0)
+    mv = grids._bus(net, "MV", "R", 10, 0, vn=20.0)
+    lv = grids._bus(net, "LV", "R", 0, 10, vn=10.0)
+    pp.create_transformer3w_from_parameters(net, hv, mv, lv, vn_hv_kv=110, vn_mv_kv=20, vn_lv_kv=10,
+                                            sn_hv_mva=40, sn_mv_mva=30, sn_lv_mva=20, vk_hv_percent=10,
+                                            vk_mv_percent=10, vk_lv_percent=10, vkr_hv_percent=0.3,
+                                            vkr_mv_percent=0.3, vkr_lv_percent=0.3, pfe_kw=20, i0_percent=0.1,
+                                            name="T3")
+    grids._gen(net, hv, "G", "Plant", 200.0)
+    grids._load(net, mv, "L_MV", 35.0)
+    grids._load(net, lv, "L_LV", 10.0)
+    net = grids._finish(net, {"R": (0, 0)})
+    for solver in ("dc", "ac"):
+        none = simulate(Scenario.model_validate({"name": "t", "network": "x", "solver": solver,
+                                                 "response": "none"}), net=net)
+        opt = simulate(Scenario.model_validate({"name": "t", "network": "x", "solver": solver,
+                                                "response": "optimal"}), net=net)
+        check_invariants(opt)
+        assert none.unserved_mw == pytest.approx(0.0)
+        assert opt.summary["unserved_by_cause_mw"]["network"] > 4.0, solver     # 45 MW through 40 MVA
+        assert opt.islands.loc[0, "status"] == "converged" or "T3" in opt.islands.loc[0, "message"]
+        # listed with the branches, overloaded without a response, within its rating with one
+        assert none.branches.at["T3", "kind"] == "trafo3w" and none.branches.at["T3", "overloaded"]
+        assert not opt.branches.at["T3", "overloaded"] or "T3" in opt.islands.loc[0, "message"]
+        assert any(b["name"] == "T3" for b in none.summary["overloaded_branches"])
+
+
+def test_report_draws_a_net_with_three_winding_transformers(tmp_path):
+    from gridsim.report import write_report
+
+    net = pp.networks.example_multivoltage()
+    from gridsim.networks.normalise import normalise_net
+    net = normalise_net(net, "example_multivoltage")
+    r = simulate(Scenario.model_validate({"name": "t", "network": "x", "solver": "ac"}), net=net)
+    check_invariants(r)
+    assert (r.branches["kind"] == "trafo3w").any()
+    assert "map.png" in write_report(r, tmp_path)

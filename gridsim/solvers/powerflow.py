@@ -45,6 +45,7 @@ class Flow:
     messages: dict[int, str] = field(default_factory=dict)   # island id -> why it fell back / what is violated
     ac: bool = False                                         # solved with the AC power flow (where converged)
     trafo3w_loading_percent: pd.Series | None = None         # per trafo3w (NaN where not solved)
+    trafo3w_p_hv_mw: pd.Series | None = None
     losses_mw: dict[int, float] = field(default_factory=dict)  # island id -> branch + shunt losses (MW)
 
 
@@ -96,7 +97,7 @@ def _read(work, flow: Flow, buses: np.ndarray | None) -> None:
     for table, p_col, out_p, out_l, cols in (
             ("line", "p_from_mw", flow.line_p_from_mw, flow.line_loading_percent, ("from_bus", "to_bus")),
             ("trafo", "p_hv_mw", flow.trafo_p_hv_mw, flow.trafo_loading_percent, ("hv_bus", "lv_bus")),
-            ("trafo3w", "p_hv_mw", None, flow.trafo3w_loading_percent, ("hv_bus", "mv_bus"))):
+            ("trafo3w", "p_hv_mw", flow.trafo3w_p_hv_mw, flow.trafo3w_loading_percent, ("hv_bus", "mv_bus"))):
         res = work[f"res_{table}"] if f"res_{table}" in work else pd.DataFrame()
         if not len(res) or out_l is None:
             continue
@@ -147,7 +148,8 @@ def _empty_flow(net, islands: Islands) -> Flow:
         trafo_loading_percent=pd.Series(nan, index=net.trafo.index),
         gen_p_mw=pd.Series(0.0, index=net.gen.index),
         trafo3w_loading_percent=pd.Series(nan, index=net.trafo3w.index) if "trafo3w" in net
-        else pd.Series(dtype=float))
+        else pd.Series(dtype=float),
+        trafo3w_p_hv_mw=pd.Series(nan, index=net.trafo3w.index) if "trafo3w" in net else pd.Series(dtype=float))
 
 
 def _solve(net, islands: Islands, bal: Balance, ac: bool) -> Flow:
