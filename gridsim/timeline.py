@@ -35,7 +35,9 @@ from gridsim.topology import find_islands
 
 Progress = Callable[[int, int], None]
 TIMELINE_COLUMNS = ["step", "time_h", "region", "demand_mw", "served_mw", "unserved_mw",
-                    *[f"unserved_{c}_mw" for c in CAUSES], "customers_without_power"]
+                    *[f"unserved_{c}_mw" for c in CAUSES], "customers_without_power", "weighted_unserved_mw"]
+#: weights of the priority-weighted unserved demand (the optimal response's own: critical loads count most)
+PRIORITY_WEIGHTS = {1: 100.0, 2: 10.0, 3: 1.0}
 
 
 def outage_at(outage, t: float):
@@ -52,6 +54,11 @@ def outage_at(outage, t: float):
                 return None
             derate = step.derate
     return outage.model_copy(update={"derate": derate, "repair_h": None, "restore": None, "at_h": 0.0})
+
+
+def _state_key(active: list) -> tuple:
+    """The damage in force, independent of list order: (asset as written, derate or -1 for out)."""
+    return tuple(sorted((o.label, -1.0 if o.derate is None else float(o.derate)) for _, o in active))
 
 
 @dataclass
@@ -119,14 +126,18 @@ class _Runner:
         self.fixed_solar = "solar" in (scenario.availability or {})
         self.cache: dict = {}
         self.topology: dict = {}
+        self.matches: dict = {}
         self.full = False          # steps need only their region tables; the peak step is solved in full
         self.solved = 0
         self.load_region = base.load["region"].astype(str).to_numpy() if "region" in base.load else None
 
     def run(self, outages: list, progress: Progress | None):
         restarts = _Restarts(restart_hours(self.base))
-        matches = [resolve_outage(self.base, o, i, getattr(self.scenario, "source", None))
-                   for i, o in enumerate(outages)]
+        labels = tuple(o.label for o in outages)
+        if labels not in self.matches:          # names resolved once per list of assets
+            self.matches[labels] = [resolve_outage(self.base, o, i, getattr(self.scenario, "source", None))
+                                    for i, o in enumerate(outages)]
+        matches = self.matches[labels]
         rows, peak, peak_mw, peak_args = [], None, -1.0, None
         for k in range(self.n):
             t = k * self.dt
@@ -162,7 +173,7 @@ class _Runner:
 
     def _connected(self, net, active: list) -> set:
         """Units in an island that serves load (before restarts); topology only, so cached by outages."""
-        key = tuple((i, o.derate) for i, o in active)
+        key = _state_key(active)
         if key not in self.topology:
             self.topology[key] = self._connected_now(net, [o for _, o in active])
         return self.topology[key]
@@ -180,7 +191,7 @@ class _Runner:
 
     def _solve(self, k: int, net, active: list, forced: set) -> Result:
         solar = None if self.fixed_solar else round(solar_fraction(self.times[k]), 6)
-        key = (tuple((i, o.derate) for i, o in active), frozenset(forced), net["_demand_factor"], solar)
+        key = (_state_key(active), frozenset(forced), net["_demand_factor"], solar)
         if self.use_cache and key in self.cache:
             return self.cache[key]
         if forced:
@@ -202,6 +213,9 @@ class _Runner:
         cols = ["demand_mw", "served_mw", "unserved_mw", *[f"unserved_{c}_mw" for c in CAUSES],
                 "customers_without_power"]
         df = reg[cols].reset_index().rename(columns={"index": "region"})
+        loads = result.loads
+        w = loads["priority"].map(PRIORITY_WEIGHTS).fillna(PRIORITY_WEIGHTS[2]) * loads["unserved_mw"]
+        df["weighted_unserved_mw"] = df["region"].map(w.groupby(loads["region"]).sum()).fillna(0.0).to_numpy()
         df.insert(0, "time_h", t)
         df.insert(0, "step", k)
         return df
