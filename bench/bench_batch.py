@@ -100,7 +100,7 @@ def bench_network(key: str, network: str, sample: int, repeat: int = 3) -> None:
             rates[name], skipped[name] = fn(fast, sample)
         except Exception as exc:  # noqa: BLE001 -- a missing or broken reference is reported, not fatal
             print(f"  {name}: not measured ({type(exc).__name__}: {exc})")
-    print(f"  {split} cases split the grid, {shed} shed load for the network, {n_lp} LPs (highs engine)")
+    print(f"  {split} cases split the grid, {shed} shed load for the network, {n_lp} LPs a pass (highs engine)")
     print(f"  simulate() sample of {len(picked)}: {'same numbers' if same else 'DIFFERENT NUMBERS'}")
     best = rates[f"fast (lp={fast.lp_engine})"]
     print(f"  {'':28s}{'cases/s':>10s}{'exact / it':>11s}  notes")
