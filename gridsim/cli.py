@@ -35,6 +35,11 @@ def _summary_tables(result) -> list[Table]:
                                           f"{s['timeline']['horizon_h']:g} h")
         head.add_row("peak unserved", f"{_fmt(s['peak_unserved_mw'])} MW at hour {s['peak_at_h']:g}")
         head.add_row("customer-hours lost", f"{s['customer_hours_lost']:,.0f}")
+        if "restoration" in s:
+            rs = s["restoration"]
+            head.add_row(f"repair order ({rs['crews']} crews, {rs['method']})",
+                         f"{rs['chosen']:,.1f} {rs['unit']}")
+            head.add_row("  greedy / listed order", f"{rs['greedy']:,.1f} / {rs['listed_order']:,.1f}")
         if "added_by_this_scenario" in s:
             head.add_row("  of which this strike adds",
                          f"{_fmt(s['added_by_this_scenario']['energy_not_served_mwh'])} MWh")
@@ -85,7 +90,12 @@ def cmd_run(args, out: Console, err: Console) -> int:
     outdir = prepare_output_dir(Path(args.output) if args.output else Path("reports") / Path(args.scenario).stem)
     from gridsim.report import write_report   # the engine (pandapower, matplotlib) loads once the input is checked
     from gridsim.simulate import simulate
-    if getattr(scenario, "timeline", None) is not None:
+    if getattr(scenario, "restoration", None) is not None:
+        from gridsim.restoration import simulate_restoration
+
+        with err.status("choosing the repair order…"):
+            result = simulate_restoration(scenario, net=_confined_network(scenario))
+    elif getattr(scenario, "timeline", None) is not None:
         result = _run_timeline(scenario, err)
     else:
         with err.status("simulating…") as status:
@@ -224,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from gridsim.batch.cli_rank import add_rank_parser   # cheap: the engine is imported when rank runs
     add_rank_parser(sub)
+    from gridsim.cli_restore import add_restore_parser
+    add_restore_parser(sub)
     return p
 
 

@@ -50,6 +50,10 @@ class Result:
       ``time_h`` (step start), ``region``, ``demand_mw``, ``served_mw``, ``unserved_mw``,
       ``unserved_<cause>_mw``, ``customers_without_power``; the other tables are then the snapshot at the
       step of peak unserved demand.
+    - ``restoration`` (scenarios with a ``restoration`` block): the chosen repair schedule, one row per repair
+      (``asset``, ``crew``, ``strike_h``, ``start_h``, ``end_h``, ``work_h``, ``mw_back_at_peak``), and
+      ``restoration_compare``: total demand, served and unserved per step under the chosen, greedy and listed
+      orders.
 
     ``summary`` is the JSON-ready dict written to summary.json.
     """
@@ -68,6 +72,8 @@ class Result:
     timings_s: dict = field(default_factory=dict)
     timeline: pd.DataFrame = field(default_factory=pd.DataFrame)
     baseline_timeline: pd.DataFrame = field(default_factory=pd.DataFrame)
+    restoration: pd.DataFrame = field(default_factory=pd.DataFrame)
+    restoration_compare: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     # -- convenience -------------------------------------------------------------------------------------
     @property
@@ -103,13 +109,15 @@ class Result:
             "outages.csv": self.outages,
         }
         for fname, df in (("cascade.csv", self.cascade_steps), ("timeline.csv", self.timeline),
-                          ("timeline_baseline.csv", self.baseline_timeline)):
+                          ("timeline_baseline.csv", self.baseline_timeline), ("restoration.csv", self.restoration),
+                          ("restoration_orders.csv", self.restoration_compare)):
             if len(df):
                 tables[fname] = df
             elif (outdir / fname).exists():
                 (outdir / fname).unlink()     # left by an earlier run of another kind of scenario
         for fname, df in tables.items():
-            index = fname not in ("outages.csv", "cascade.csv", "timeline.csv", "timeline_baseline.csv")
+            index = fname in ("loads.csv", "regions.csv", "islands.csv", "branches.csv", "buses.csv",
+                              "generators.csv")
             written[fname] = atomic_write_text(outdir / fname, df.to_csv(index=index, float_format="%.10g"))
         return written
 

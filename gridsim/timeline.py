@@ -131,7 +131,7 @@ class _Runner:
         self.solved = 0
         self.load_region = base.load["region"].astype(str).to_numpy() if "region" in base.load else None
 
-    def run(self, outages: list, progress: Progress | None):
+    def run(self, outages: list, progress: Progress | None, full_peak: bool = True):
         restarts = _Restarts(restart_hours(self.base))
         labels = tuple(o.label for o in outages)
         if labels not in self.matches:          # names resolved once per list of assets
@@ -151,11 +151,14 @@ class _Runner:
                 peak_mw, peak_args = result.summary["unserved_mw"], (k, self._step_net(k), active, forced)
             if progress is not None:
                 progress(k + 1, self.n)
+        table = pd.concat(rows, ignore_index=True)[TIMELINE_COLUMNS]
+        if not full_peak:
+            return table, None
         self.full, use_cache = True, self.use_cache
         self.use_cache = False
         peak = self._solve(*peak_args)             # the snapshot at the peak, with every table
         self.full, self.use_cache = False, use_cache
-        return pd.concat(rows, ignore_index=True)[TIMELINE_COLUMNS], peak
+        return table, peak
 
     def _step_net(self, k: int):
         net = copy.copy(self.base)

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from gridsim._atomic import atomic_write_bytes, atomic_write_text, prepare_output_dir
 from gridsim.report.map import plot_map
 from gridsim.report.plots import CAUSE_COLOURS, _flag, plot_cascade, plot_regions
+from gridsim.report.restoration_plots import plot_gantt, plot_orders
 from gridsim.report.timeline_plots import plot_heatmap, plot_restoration, plot_timeline
 from gridsim.results import CAUSES, Result
 
@@ -259,6 +260,37 @@ def _over_time(result: Result, images: dict[str, bytes]) -> str:
     ])
 
 
+REPAIR_COLS = [("asset", "asset", "text"), ("crew", "crew", "int"), ("strike_h", "strike h", "mw"),
+               ("start_h", "start h", "mw"), ("end_h", "end h", "mw"), ("work_h", "work h", "mw"),
+               ("mw_back_at_peak", "MW back (at full demand)", "mw")]
+
+
+def _repairs(result: Result, images: dict[str, bytes]) -> str:
+    """The restoration section: the chosen order against the greedy and listed ones, the crews' work."""
+    rs = result.summary.get("restoration")
+    if not rs or not len(result.restoration):
+        return ""
+    u = escape(rs["unit"])
+    gain_g, gain_l = rs["greedy"] - rs["chosen"], rs["listed_order"] - rs["chosen"]
+    cards = [_card(f"chosen order ({rs['crews']} crews)", f"{rs['chosen']:,.0f} {u}", rs["chosen"] > 0),
+             _card("saved against the greedy order", f"{gain_g:,.0f} {u}"),
+             _card("saved against the listed order", f"{gain_l:,.0f} {u}"),
+             _card("no waiting for crews", f"{rs['no_waiting_reference']:,.0f} {u}")]
+    how = {"exact": "every repair order was tried: the chosen one is the best list schedule",
+           "greedy": "the greedy rule (most demand back per crew-hour first)",
+           "local": "the greedy order improved by swaps" + ("" if rs["complete"] else
+                                                              " (stopped at the time limit)")}[rs["method"]]
+    return "".join([
+        "<h2>Repair order</h2>",
+        f'<p class="note">Objective: {escape(rs["objective"])} ({u}); {escape(how)}; {rs["evaluations"]} '
+        f"orders evaluated through the timeline in {rs['search_s']:.1f} s. \"No waiting\" (every repair at its "
+        "strike) is what unlimited crews would give.</p>",
+        f'<div class="cards">{"".join(cards)}</div>',
+        _figure(images, "repairs.png", "the crews' work"), _figure(images, "orders.png", "unserved by order"),
+        _table(result.restoration, REPAIR_COLS, max_rows=200, csv="restoration.csv"),
+    ])
+
+
 def _sorted(df: pd.DataFrame, col: str) -> pd.DataFrame:
     if col not in df:
         return df
@@ -282,7 +314,7 @@ def render_html(result: Result, images: dict[str, bytes], files: list[str] | Non
         f'<p class="meta">network <b>{escape(result.network_name)}</b> · {len(result.buses):,} buses · '
         f"{len(result.branches):,} branches · {len(result.generators):,} generating units · "
         f"{_settings(s)}status {_fmt(s.get('status', '?'), 'status')}</p>",
-        _headline(result), _over_time(result, images), _howto(),
+        _headline(result), _over_time(result, images), _repairs(result, images), _howto(),
         "<h2>Map</h2>" if not len(result.timeline) else
         f"<h2>Map at the peak (hour {s.get('peak_at_h', 0):g})</h2>", _figure(images, "map.png", "map of the grid after the event"),
         "<h2>What was damaged</h2>",
@@ -319,7 +351,8 @@ def write_report(result: Result, outdir: str | Path) -> dict[str, Path]:
     outdir = prepare_output_dir(outdir)    # a folder that cannot be written: OutputError, before any file
     written = dict(result.to_dir(outdir))
     figures = {"map.png": plot_map, "regions.png": plot_regions, "cascade.png": plot_cascade,
-               "timeline.png": plot_timeline, "heatmap.png": plot_heatmap, "restoration.png": plot_restoration}
+               "timeline.png": plot_timeline, "heatmap.png": plot_heatmap, "restoration.png": plot_restoration,
+               "repairs.png": plot_gantt, "orders.png": plot_orders}
     images: dict[str, bytes] = {}
     for fname, plot in figures.items():
         fig = plot(result)

@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from gridsim.limits import (MAX_NAME_CHARS, MAX_NUMBER_DIGITS, MAX_OUTAGES, MAX_PATH_CHARS, MAX_TEXT_CHARS,
                             limit_text)
-from gridsim.scenario.time import Restore, Timeline
+from gridsim.scenario.time import Restoration, Restore, Timeline
 from gridsim.scenario.wording import show, unknown_key
 
 OutageKind = Literal["plant", "unit", "substation", "line", "transformer", "interconnector",
@@ -277,6 +277,9 @@ class Scenario(BaseModel):
         "docs/metrics.md; MATPOWER and pandapower networks: 1.0 for every fuel)"))
     timeline: Timeline | None = Field(None, description="simulate over time (see the Timeline table); "
                                                         "omitted: one snapshot with every outage present")
+    restoration: Restoration | None = Field(None, description=(
+        "decide the repair order with a number of crews (see the Restoration table; needs a timeline); "
+        "omitted: every repair starts at its strike"))
     baseline: str | None = Field(None, min_length=1, max_length=MAX_PATH_CHARS, description=(
         "another scenario file whose outages are already present from hour 0 (damage from earlier strikes); "
         "the result says what this scenario adds to it (timelines only)"))
@@ -295,6 +298,17 @@ class Scenario(BaseModel):
             if isinstance(frac, bool) or not 0.0 <= float(frac) <= 1.0:
                 raise _error(f"availability of {fuel} must be a number from 0 to 1, got {show(frac)}", fuel)
         return value
+
+    @model_validator(mode="after")
+    def _restoration_needs_time(self) -> Scenario:
+        if self.restoration is not None:
+            if self.timeline is None:
+                raise _error("a restoration block decides repair times over a timeline: add `timeline: "
+                             "{horizon_h: ...}`", "restoration")
+            if not any(o.repair_h is not None for o in self.outages):
+                raise _error("a restoration block needs outages with repair_h (the crew work time)",
+                             "restoration")
+        return self
 
     @field_validator("outages", mode="before")
     @classmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -73,3 +73,20 @@ class Timeline(BaseModel):
     @property
     def n_steps(self) -> int:
         return int(round(self.horizon_h / self.step_h))
+
+
+class Restoration(BaseModel):
+    """Decide when each repair starts, with the crews there are (needs a ``timeline``): ``repair_h`` of each
+    outage is then the crew's work time, and no repair starts before its strike."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    crews: int = Field(description="repairs worked on in parallel; a crew works on one asset at a time",
+                       ge=1, le=1000, strict=True)
+    objective: Literal["ens", "weighted", "customer_hours"] = Field("ens", description=(
+        "what the order minimises: `ens` (energy not served, MWh), `weighted` (priority-weighted: critical "
+        "100, normal 10, interruptible 1 per MWh), `customer_hours` (customer-hours without power)"))
+    method: Literal["auto", "exact", "greedy", "local"] = Field("auto", description=(
+        "`exact`: every repair order (at most 8 repairs); `greedy`: most demand back per crew-hour first; "
+        "`local`: the greedy order improved by swaps; `auto`: exact up to 6 repairs, else local"))
+    time_limit_s: float = _number("time the local search may take, in seconds", 60.0, gt=0, le=86_400)
