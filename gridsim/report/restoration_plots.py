@@ -21,9 +21,11 @@ def plot_gantt(result: Result, ax: Axes | None = None) -> Figure | None:
         return None
     crews = int(sched["crew"].max())
     fig, ax = _new_axes(ax, (10.5, 0.55 * crews + 1.8))
-    for _, r in sched.iterrows():
+    palette = ("#4a78b5", "#2f5d8f")
+    for k, (_, r) in enumerate(sched.sort_values(["crew", "start_h"]).iterrows()):
         y = int(r["crew"])
-        ax.broken_barh([(r["start_h"], r["work_h"])], (y - 0.32, 0.64), color="#4a78b5", linewidth=0)
+        ax.broken_barh([(r["start_h"], r["work_h"])], (y - 0.32, 0.64), color=palette[k % 2], edgecolor="white",
+                       linewidth=1.5)
         if r["start_h"] > r["strike_h"] + 1e-9:
             ax.plot([r["strike_h"], r["start_h"]], [y + 0.38, y + 0.38], color="#b2182b", lw=1)
         ax.text(r["start_h"] + 0.2, y, _txt(str(r["asset"]).split(": ", 1)[-1][:28]), va="center", fontsize=7,
