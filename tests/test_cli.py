@@ -153,7 +153,7 @@ def test_missing_scenario_file(tmp_path, capsys):
 
 def test_docs_mention_every_command():
     text = (ROOT / "docs" / "cli.md").read_text()
-    for command in ("run", "validate", "schema", "network"):
+    for command in ("run", "validate", "schema", "network", "rank", "restore"):
         assert f"gridsim {command}" in text
     readme = (ROOT / "README.md").read_text()
     assert 'python -m pip install -e ".[test]" && python -m pytest' in readme
