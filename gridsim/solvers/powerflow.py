@@ -7,6 +7,7 @@ back to DC (or is marked ``diverged``) without taking the others with it (VeraGr
 
 from __future__ import annotations
 
+import logging
 import warnings
 from dataclasses import dataclass, field
 
@@ -79,14 +80,24 @@ def _prepare(net, islands: Islands, bal: Balance):
     return work
 
 
+#: pandapower's rundcpp checks for numba on every call whatever it is asked, and logs three lines of
+#: "numba cannot be imported" when it is absent: nothing about the user's grid, so that logger is muted here
+_PP_AUX_LOGGER = logging.getLogger("pandapower.auxiliary")
+
+
 def _run(work, ac: bool) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if ac:
-            pp.runpp(work, numba=False, init="auto", max_iteration=30, calculate_voltage_angles=True,
-                      enforce_q_lims=ENFORCE_Q_LIMS)
-        else:
-            pp.rundcpp(work, numba=False)
+    level = _PP_AUX_LOGGER.level
+    _PP_AUX_LOGGER.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if ac:
+                pp.runpp(work, numba=False, init="auto", max_iteration=30, calculate_voltage_angles=True,
+                         enforce_q_lims=ENFORCE_Q_LIMS)
+            else:
+                pp.rundcpp(work, numba=False)
+    finally:
+        _PP_AUX_LOGGER.setLevel(level)
 
 
 def _read(work, flow: Flow, buses: np.ndarray | None) -> None:
