@@ -40,6 +40,7 @@ LIMITS: dict[str, tuple[int, str]] = {
     "MAX_NUMBER_DIGITS": (MAX_NUMBER_DIGITS, "digits in a whole number that names an asset (`bus: 11`, "
                                              "`branch: 19`, `generator: 7`)"),
     "MAX_NETWORK_BYTES": (MAX_NETWORK_BYTES, "bytes in a network file (`.m` or `.json`)"),
+    "MAX_PROFILE_BYTES": (20 * 1024 * 1024, "bytes in a timeline profile CSV (`timeline.profile`)"),
     "MAX_QUOTE_CHARS": (MAX_QUOTE_CHARS, "characters of a user's value quoted in an error message"),
 }
 

@@ -11,6 +11,7 @@ All of it is data, not code: a CSV replaces the demand shape, region by region i
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from gridsim.errors import ScenarioError
+from gridsim.limits import clip, read_limited, resolve_inside
 
 #: hourly demand factors (hour 0..23, hour h covers h:00-h+1:00)
 SHAPES: dict[str, tuple[float, ...]] = {
@@ -37,6 +39,7 @@ SUN = {1: (8.0, 16.3, 0.30), 2: (7.3, 17.3, 0.40), 3: (6.3, 18.2, 0.52), 4: (6.0
        9: (6.6, 19.0, 0.58), 10: (7.4, 17.9, 0.46), 11: (7.3, 16.3, 0.33), 12: (7.9, 16.0, 0.28)}
 DEFAULT_START = datetime(2026, 1, 14)     # a winter Wednesday, midnight
 MAX_PROFILE_ROWS = 200_000
+MAX_PROFILE_BYTES = 20 * 1024 * 1024
 
 
 def season(when: datetime) -> str:
@@ -73,17 +76,23 @@ def step_times(start: datetime | None, n_steps: int, step_h: float) -> list[date
     return [t0 + timedelta(hours=(k + 0.5) * step_h) for k in range(n_steps)]
 
 
-def demand_profile(spec: str, base_dir: Path, start: datetime | None, n_steps: int, step_h: float) -> Profile:
-    """The demand factors of a built-in shape name or a CSV file."""
+def demand_profile(spec: str, base_dir: Path, start: datetime | None, n_steps: int, step_h: float,
+                   root: Path | None = None) -> Profile:
+    """The demand factors of a built-in shape name or a CSV file (inside ``root`` when one is given: the
+    scenario's network root)."""
     times = step_times(start, n_steps, step_h)
     if spec in SHAPES or spec == "auto":
         total = np.array([day_shape(spec, t)[t.hour] for t in times])
         return Profile(total, {})
-    return _csv_profile(Path(base_dir) / spec, start or DEFAULT_START, times, step_h)
+    path = Path(base_dir) / spec
+    if root is not None and path.exists() and resolve_inside(path, root) is None:
+        raise ScenarioError(f"timeline.profile: {clip(path, 200)} is outside the network root {clip(root, 200)} "
+                            "(--network-root): only files inside it are read")
+    return _csv_profile(path, start or DEFAULT_START, times, step_h)
 
 
 def _csv_profile(path: Path, start: datetime, times: list[datetime], step_h: float) -> Profile:
-    if not path.is_file():
+    if not path.exists():
         raise ScenarioError(f"timeline.profile: no built-in profile or file named '{path.name}' ({path}); "
                             f"built-ins: {', '.join(['auto', *SHAPES])}")
     rows = _read_rows(path)
@@ -123,9 +132,13 @@ def _lookup(points: list[tuple[float, float]], hours: np.ndarray) -> np.ndarray:
 
 
 def _read_rows(path: Path) -> list[dict]:
-    if path.stat().st_size > 20_000_000:
-        raise ScenarioError(f"{path}: a profile file is at most 20 MB")
-    with path.open(newline="", encoding="utf-8") as fh:
+    data = read_limited(path, MAX_PROFILE_BYTES, "MAX_PROFILE_BYTES", "profile file",
+                        lambda msg: ScenarioError(f"{clip(path, 200)}: {msg}"))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{clip(path, 200)}: a profile must be a UTF-8 CSV text file") from None
+    with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh)
         rows = []
         for row in reader:

@@ -111,8 +111,15 @@ def _baseline_outages(scenario) -> list:
         return []
     from gridsim.scenario import load_scenario
 
+    from gridsim.errors import ScenarioError
+    from gridsim.limits import clip, resolve_inside
+
     path = scenario.base_dir / scenario.baseline
-    other = load_scenario(path, network_root=getattr(scenario, "network_root", None))
+    root = getattr(scenario, "network_root", None)
+    if root is not None and resolve_inside(path, root) is None:
+        raise ScenarioError(f"baseline: {clip(path, 200)} is outside the network root {clip(root, 200)} "
+                            "(--network-root): only files inside it are read")
+    other = load_scenario(path, network_root=root)
     return [o.model_copy(update={"at_h": 0.0}) for o in other.outages]
 
 
@@ -121,7 +128,8 @@ class _Runner:
         tl = scenario.timeline
         self.scenario, self.base, self.use_cache = scenario, base, cache
         self.n, self.dt = tl.n_steps, tl.step_h
-        self.profile = demand_profile(tl.profile, scenario.base_dir, tl.start, self.n, self.dt)
+        self.profile = demand_profile(tl.profile, scenario.base_dir, tl.start, self.n, self.dt,
+                                      getattr(scenario, "network_root", None))
         self.times = step_times(tl.start, self.n, self.dt)
         self.fixed_solar = "solar" in (scenario.availability or {})
         self.cache: dict = {}

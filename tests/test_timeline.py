@@ -191,3 +191,29 @@ def test_cli_runs_a_timeline_and_prints_energy_not_served(tmp_path, capsys):
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     t = pd.read_csv(tmp_path / "out" / "timeline.csv")
     assert t["unserved_mw"].sum() == pytest.approx(summary["energy_not_served_mwh"])
+
+
+def test_profile_and_baseline_files_stay_inside_the_network_root(tmp_path):
+    from gridsim.errors import ScenarioError
+
+    inside, outside = tmp_path / "root", tmp_path / "elsewhere"
+    inside.mkdir()
+    outside.mkdir()
+    (outside / "p.csv").write_text("hour,factor\n0,1\n")
+    (outside / "b.yaml").write_text("name: b\noutages: []\n")
+    sc = tl_scenario([], profile="../elsewhere/p.csv")
+    sc._base_dir, sc._network_root = inside, inside
+    with pytest.raises(ScenarioError, match="outside the network root"):
+        simulate_timeline(sc, net=grids.three_bus())
+    sc = tl_scenario([], baseline="../elsewhere/b.yaml")
+    sc._base_dir, sc._network_root = inside, inside
+    with pytest.raises(ScenarioError, match="outside the network root"):
+        simulate_timeline(sc, net=grids.three_bus())
+
+
+def test_a_profile_that_is_a_device_is_refused():
+    from gridsim.errors import ScenarioError
+
+    sc = tl_scenario([], profile="/dev/zero")
+    with pytest.raises(ScenarioError, match="not a regular file"):
+        simulate_timeline(sc, net=grids.three_bus())
