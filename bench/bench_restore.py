@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     lines = list(net.line.loc[net.bus.loc[net.line["from_bus"], "vn_kv"].to_numpy() >= 330, "name"])
     plants = list(net.gen.loc[net.gen["kind"] == "unit", "plant"].unique())
     assets = ([{"plant": p, "repair_h": 12 + 6 * (i % 5), "at_h": 0 if i % 2 else 14} for i, p in enumerate(plants[:8])]
-              + [{"line": n, "repair_h": 4 + 2 * (i % 4)} for i, n in enumerate(lines[::17])])[:args.assets]
+              + [{"line": n, "repair_h": 4 + 2 * (i % 4)} for i, n in enumerate(lines[::9])])[:args.assets]
     sc = Scenario.model_validate({
         "name": "bench", "solver": "dc", "shedding": "priority", "outages": assets,
         "timeline": {"horizon_h": 24 * args.days, "step_h": args.step_h, "profile": "auto"},
