@@ -48,21 +48,22 @@ DEFAULT_RESTART_H: dict[str, float] = {
 
 def restart_hours(net) -> pd.Series:
     """Restart time per ``gen`` (h): ``gen.restart_h`` where set, else the fuel default."""
-    gen = net.gen
-    fuel = gen["fuel"].astype(str) if "fuel" in gen.columns else pd.Series("other", index=gen.index)
-    default = fuel.map(DEFAULT_RESTART_H).fillna(DEFAULT_RESTART_H["other"]).astype(float)
-    if "restart_h" in gen.columns:
-        return gen["restart_h"].astype(float).fillna(default)
-    return default
+    return unit_data(net, "restart_h", DEFAULT_RESTART_H)
 
 
 def unit_cost(net) -> pd.Series:
     """Merit-order cost per ``gen`` (``cost_per_mwh`` where set, else the fuel default, else ``other``)."""
+    return unit_data(net, "cost_per_mwh", DEFAULT_COST_PER_MWH)
+
+
+def unit_data(net, column: str, by_fuel: Mapping[str, float]) -> pd.Series:
+    """Per ``gen``: its ``column`` where the network sets it, else the default for its fuel (``other`` for
+    fuels the table does not list)."""
     gen = net.gen
     fuel = gen["fuel"].astype(str) if "fuel" in gen.columns else pd.Series("other", index=gen.index)
-    default = fuel.map(DEFAULT_COST_PER_MWH).fillna(DEFAULT_COST_PER_MWH["other"]).astype(float)
-    if "cost_per_mwh" in gen.columns:
-        return gen["cost_per_mwh"].astype(float).fillna(default)
+    default = fuel.map(by_fuel).fillna(by_fuel["other"]).astype(float)
+    if column in gen.columns:
+        return gen[column].astype(float).fillna(default)
     return default
 
 
