@@ -211,7 +211,7 @@ def summary_dict(scenario, loads, regions, islands_df, branches, applied, flow, 
         "critical_unserved_mw": float(crit["unserved_mw"].sum()),
         "customers": int(loads["customers"].sum()),
         "customers_without_power": int(loads["customers_without_power"].sum()),
-        "n_islands": int(len(islands_df)),
+        "n_islands": int((islands_df.index >= 0).sum()),     # islands; the -1 row (buses out) is not one
         "n_energised_islands": int(islands_df["energised"].sum()),
         "islands": [{"island": int(i), **{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}}
                     for i, row in islands_df.iterrows()],

@@ -313,3 +313,20 @@ def test_lazy_public_api_keeps_simulate_a_function():
     with pytest.raises(AttributeError, match="nonsense"):
         gridsim.nonsense  # noqa: B018
     assert set(gridsim.__all__) >= {"simulate", "load_scenario", "Result", "check_invariants", "write_report"}
+
+
+def test_auto_falls_back_to_simulate_where_the_fast_engine_does_not_model_the_network():
+    """The fast DC engine refuses 3-winding transformers; with evaluator auto the cases still run (through
+    simulate), never as a column of failed rows."""
+    from gridsim.batch import run_cases
+    from gridsim.batch.cases import CaseSpec
+    from gridsim.scenario import Scenario
+
+    sc = Scenario.model_validate({"name": "t", "network": "pandapower:example_multivoltage", "solver": "dc"})
+    from gridsim.networks import build_network
+
+    net = build_network(sc.network)
+    line = str(net.line["name"].iloc[0])
+    df = run_cases(sc, [CaseSpec("a", ({"line": line},))], workers=1)
+    assert list(df["status"]) != ["failed"], df["message"].tolist()
+    assert df["unserved_mw"].notna().all()

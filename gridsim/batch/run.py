@@ -67,10 +67,16 @@ class EvaluatorSpec:
 
     name: str | type         # a key of EVALUATORS, or an evaluator class (importable, for worker processes)
     scenario: Any
+    fallback: str | None = None   # with ``auto``: used where the chosen evaluator does not cover the network
 
     def __call__(self, net=None):
         cls = self.name if isinstance(self.name, type) else EVALUATORS[self.name]()
-        return cls(self.scenario, net)
+        try:
+            return cls(self.scenario, net)
+        except ValueError:       # the fast engine refuses what it does not model (sgen, storage, trafo3w, ...)
+            if self.fallback is None:
+                raise
+            return EVALUATORS[self.fallback]()(self.scenario, net)
 
 
 def as_scenario(network_or_scenario, solver: str | None = None):
@@ -150,7 +156,7 @@ def run_cases(network_or_scenario, cases: Iterable[CaseSpec], *, evaluator: str 
     name = choose_evaluator(evaluator, scenario)
     executor = make_executor(scheduler, workers, time_limit_s)
     base = prepare_checked(scenario, net)
-    spec = EvaluatorSpec(name, scenario)
+    spec = EvaluatorSpec(name, scenario, fallback="simulate" if evaluator == "auto" and name != "simulate" else None)
     if isinstance(executor, SerialExecutor):
         executor.evaluator = prepare_evaluator(spec, base)
     elif isinstance(executor, LocalExecutor):

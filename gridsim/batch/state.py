@@ -27,7 +27,7 @@ class CaseState:
 
     branch_on: np.ndarray     # per model branch
     labels: np.ndarray        # island per model bus (-1: out of service)
-    n_islands: int            # rows of the island table: islands, and island -1 once a bus is out
+    n_islands: int            # islands (the island table's -1 row for buses out of service is not one)
     energised: np.ndarray     # per island
     gen_island: np.ndarray    # per gen: island of a live unit (-1: not live)
     gen_cap: np.ndarray       # per gen: capacity in this case
@@ -102,10 +102,8 @@ def _islands(pm, branch_on: np.ndarray, bus_on: np.ndarray) -> tuple[np.ndarray,
     n_lab, labels = connected_components(graph, directed=False)
     labels = np.where(bus_on, labels, -1)
     counted = labels[pm.bus_counted & bus_on]
-    # the island table (gridsim.assemble.island_table) has one more row, island -1, once a bus is out of
-    # service; the summary's n_islands counts its rows
-    off = bool((~bus_on & pm.bus_real).any())
-    return labels, len(np.unique(counted)) + off, n_lab
+    # the island table's -1 row (buses out of service) is not an island: the summary does not count it
+    return labels, len(np.unique(counted)), n_lab
 
 
 def merit_dispatch_grouped(cap: np.ndarray, cost: np.ndarray, group: np.ndarray,
