@@ -56,3 +56,19 @@ def hidden_note(counter: _Counter) -> str | None:
         return None
     return (f"note: {counter.errors} error message(s) from libraries gridsim uses were hidden; run with --debug "
             "to see them")
+
+
+class _NoNumbaNotice(logging.Filter):
+    """Drops pandapower's "numba cannot be imported" notice: pandapower checks for numba on every DC power
+    flow whatever it is asked, and gridsim never uses numba (its compile time would be paid by every one-shot
+    run), so the notice says nothing to anyone. Every other record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "numba cannot be imported" not in str(record.msg)
+
+
+def mute_numba_notice() -> None:
+    """Install the filter on pandapower's logger (once; called where gridsim imports pandapower)."""
+    logger = logging.getLogger("pandapower.auxiliary")
+    if not any(isinstance(f, _NoNumbaNotice) for f in logger.filters):
+        logger.addFilter(_NoNumbaNotice())

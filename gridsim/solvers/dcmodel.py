@@ -27,7 +27,10 @@ from pandapower.pd2ppc import _init_ppc
 from pandapower.pypower.idx_brch import BR_STATUS, BR_X, F_BUS, SHIFT, T_BUS, TAP
 from pandapower.pypower.idx_bus import BUS_TYPE, NONE
 
+from gridsim._quiet import mute_numba_notice
 from gridsim.errors import NetworkError
+
+mute_numba_notice()
 
 #: Rating choices: ``rate_a``/``rate_b``/``rate_c`` read the data contract's ``rate_*_mva`` columns where the
 #: net has them (falling back per element to the nominal rating); ``nominal`` always uses pandapower's own.

@@ -7,7 +7,6 @@ back to DC (or is marked ``diverged``) without taking the others with it (VeraGr
 
 from __future__ import annotations
 
-import logging
 import warnings
 from dataclasses import dataclass, field
 
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pandapower as pp
 
+from gridsim._quiet import mute_numba_notice
 from gridsim.netcopy import working_copy
 from gridsim.balance import Balance, balance_island
 from gridsim.topology import Islands
@@ -80,24 +80,17 @@ def _prepare(net, islands: Islands, bal: Balance):
     return work
 
 
-#: pandapower's rundcpp checks for numba on every call whatever it is asked, and logs three lines of
-#: "numba cannot be imported" when it is absent: nothing about the user's grid, so that logger is muted here
-_PP_AUX_LOGGER = logging.getLogger("pandapower.auxiliary")
+mute_numba_notice()     # pandapower's rundcpp logs "numba cannot be imported" on every call otherwise
 
 
 def _run(work, ac: bool) -> None:
-    level = _PP_AUX_LOGGER.level
-    _PP_AUX_LOGGER.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if ac:
-                pp.runpp(work, numba=False, init="auto", max_iteration=30, calculate_voltage_angles=True,
-                         enforce_q_lims=ENFORCE_Q_LIMS)
-            else:
-                pp.rundcpp(work, numba=False)
-    finally:
-        _PP_AUX_LOGGER.setLevel(level)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if ac:
+            pp.runpp(work, numba=False, init="auto", max_iteration=30, calculate_voltage_angles=True,
+                     enforce_q_lims=ENFORCE_Q_LIMS)
+        else:
+            pp.rundcpp(work, numba=False)
 
 
 def _read(work, flow: Flow, buses: np.ndarray | None) -> None:
