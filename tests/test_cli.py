@@ -317,7 +317,7 @@ def test_quiet_third_party_hides_and_counts_library_chatter(recwarn):
     from gridsim._quiet import hidden_note, quiet_third_party
 
     with quiet_third_party() as hidden:
-        logging.getLogger("pandapower.auxiliary").warning("numba cannot be imported")
+        logging.getLogger("pandapower.auxiliary").warning("a notice about nothing in the scenario")
         warnings.warn("a library's warning", FutureWarning)
     assert not recwarn.list
     assert (hidden.hidden, hidden.errors) == (1, 0) and hidden_note(hidden) is None
@@ -337,3 +337,16 @@ def test_bad_input_fails_before_the_engine_loads(tmp_path):
             "print(codes, 'pandapower' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "[2, 2] False", done.stdout + done.stderr
+
+
+def test_numba_notice_never_reaches_a_library_user(capfd):
+    """pandapower logs 'numba cannot be imported' on every DC power flow; gridsim filters that one notice at
+    its source, so Python API users and batch runs do not see it either."""
+    import logging
+
+    import gridsim.solvers.powerflow  # noqa: F401 -- installs the filter
+
+    logging.getLogger("pandapower.auxiliary").warning("numba cannot be imported and numba functions are disabled.")
+    logging.getLogger("pandapower.auxiliary").warning("another notice")
+    err = capfd.readouterr().err
+    assert "numba cannot be imported" not in err and "another notice" in err
