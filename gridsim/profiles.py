@@ -5,14 +5,15 @@ demand. The built-in shapes are hourly, relative to a winter weekday's evening p
 like the published daily load curves of Central/Eastern European systems (night trough about 60 % of the
 evening peak, a morning shoulder, the evening peak; summer lower, with a midday plateau). Solar output is
 a clear-sky half-sine between sunrise and sunset, with the season's noon output as a fraction of nameplate.
-All of it is data, not code: a CSV replaces the demand shape, region by region if it has a ``region`` column.
+All of it is data, not code: a CSV replaces the demand shape, region by region if it has a ``region`` column,
+and may give wind and solar availability hour by hour (``wind``, ``solar`` columns).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -68,6 +69,7 @@ class Profile:
 
     total: np.ndarray                     # per step
     by_region: dict[str, np.ndarray]      # region -> per step
+    availability: dict[str, np.ndarray] = field(default_factory=dict)   # fuel (wind, solar) -> per step
 
 
 def step_times(start: datetime | None, n_steps: int, step_h: float) -> list[datetime]:
@@ -91,35 +93,60 @@ def demand_profile(spec: str, base_dir: Path, start: datetime | None, n_steps: i
     return _csv_profile(path, start or DEFAULT_START, times, step_h)
 
 
+#: availability columns a profile CSV may carry besides ``factor`` (fractions of nameplate, 0..1)
+AVAILABILITY_COLUMNS = ("wind", "solar")
+
+
 def _csv_profile(path: Path, start: datetime, times: list[datetime], step_h: float) -> Profile:
     if not path.exists():
         raise ScenarioError(f"timeline.profile: no built-in profile or file named '{path.name}' ({path}); "
                             f"built-ins: {', '.join(['auto', *SHAPES])}")
     rows = _read_rows(path)
+    expected = "columns hour (or timestamp), optional region, factor, and optional wind, solar"
     if not rows:
-        raise ScenarioError(f"{path}: the profile has no rows; expected columns hour (or timestamp), factor")
+        raise ScenarioError(f"{path}: the profile has no rows; expected {expected}")
     keys = set(rows[0])
-    if "factor" not in keys or not ({"hour", "timestamp"} & keys):
-        raise ScenarioError(f"{path}: expected columns hour (or timestamp), optional region, factor; "
-                            f"got {', '.join(sorted(keys))}")
+    if not ({"factor", *AVAILABILITY_COLUMNS} & keys) or not ({"hour", "timestamp"} & keys):
+        raise ScenarioError(f"{path}: expected {expected}; got {', '.join(sorted(keys))}")
     series: dict[str, list[tuple[float, float]]] = {}
+    extra: dict[str, list[tuple[float, float]]] = {c: [] for c in AVAILABILITY_COLUMNS if c in keys}
     for line, row in enumerate(rows, start=2):
-        try:
-            factor = float(row["factor"])
-            if "timestamp" in row and row.get("timestamp"):
-                at = (datetime.fromisoformat(row["timestamp"]) - start).total_seconds() / 3600.0
-            else:
-                at = float(row["hour"])
-        except (ValueError, TypeError):
-            raise ScenarioError(f"{path}:{line}: expected numbers (hour, factor) or an ISO timestamp; got "
-                                f"{dict(list(row.items())[:3])}") from None
-        if not (0.0 <= factor <= 10.0) or not np.isfinite(at):
-            raise ScenarioError(f"{path}:{line}: factor must be between 0 and 10, got {factor:g}")
-        series.setdefault((row.get("region") or "").strip(), []).append((at, factor))
+        at = _row_hour(path, line, row, start)
+        if row.get("factor", "") != "":
+            factor = _row_number(path, line, row, "factor", 10.0)
+            series.setdefault((row.get("region") or "").strip(), []).append((at, factor))
+        for col in extra:
+            if row.get(col, "") != "":
+                extra[col].append((at, _row_number(path, line, row, col, 1.0)))
     hours = np.array([(t - start).total_seconds() / 3600.0 - 0.5 * step_h for t in times])
     values = {r: _lookup(sorted(pts), hours) for r, pts in series.items()}
     total = values.pop("", np.ones(len(times)))
-    return Profile(total, values)
+    availability = {c: _lookup(sorted(pts), hours) for c, pts in extra.items() if pts}
+    return Profile(total, values, availability)
+
+
+def _row_hour(path: Path, line: int, row: dict, start: datetime) -> float:
+    try:
+        if row.get("timestamp"):
+            at = (datetime.fromisoformat(row["timestamp"]) - start).total_seconds() / 3600.0
+        else:
+            at = float(row["hour"])
+    except (ValueError, TypeError, KeyError):
+        raise ScenarioError(f"{path}:{line}: expected an hour (a number) or an ISO timestamp; got "
+                            f"{clip(dict(list(row.items())[:3]))}") from None
+    if not np.isfinite(at):
+        raise ScenarioError(f"{path}:{line}: the hour must be a finite number")
+    return at
+
+
+def _row_number(path: Path, line: int, row: dict, col: str, top: float) -> float:
+    try:
+        value = float(row[col])
+    except (ValueError, TypeError):
+        raise ScenarioError(f"{path}:{line}: {col} must be a number; got {clip(row[col])}") from None
+    if not 0.0 <= value <= top:
+        raise ScenarioError(f"{path}:{line}: {col} must be between 0 and {top:g}, got {value:g}")
+    return value
 
 
 def _lookup(points: list[tuple[float, float]], hours: np.ndarray) -> np.ndarray:

@@ -8,7 +8,8 @@ Each step ``k`` covers ``[k * step_h, (k + 1) * step_h)`` and is the snapshot of
   outlets hit, its island without load) trips; once reconnected it is back only ``restart_h`` later
   (``gridsim.dispatch.DEFAULT_RESTART_H``; ``gen.restart_h`` per unit);
 - **demand**: the scenario's demand times the profile's factor (``gridsim.profiles``); **solar**: the sun's
-  output at the step's middle (unless the scenario fixes ``availability.solar``).
+  output at the step's middle; a profile CSV's ``wind``/``solar`` columns give them hour by hour (unless the
+  scenario fixes them in ``availability``).
 
 The snapshot is ``simulate()`` itself: a step is the one-case use of the pipeline, and steps whose state
 (outages, restarts, demand, sun) was already solved reuse that solution (``cache``). Energy not served is
@@ -131,7 +132,6 @@ class _Runner:
         self.profile = demand_profile(tl.profile, scenario.base_dir, tl.start, self.n, self.dt,
                                       getattr(scenario, "network_root", None))
         self.times = step_times(tl.start, self.n, self.dt)
-        self.fixed_solar = "solar" in (scenario.availability or {})
         self.cache: dict = {}
         self.topology: dict = {}
         self.matches: dict = {}
@@ -200,16 +200,23 @@ class _Runner:
                 out.update(int(g) for g in on)
         return out
 
+    def _availability(self, k: int) -> dict[str, float]:
+        """Availability overrides of step ``k``: the profile's wind/solar columns, else the sun for solar;
+        fuels the scenario fixes in ``availability`` stay fixed."""
+        fixed = self.scenario.availability or {}
+        out = {fuel: round(float(v[k]), 6) for fuel, v in self.profile.availability.items() if fuel not in fixed}
+        if "solar" not in fixed and "solar" not in out:
+            out["solar"] = round(solar_fraction(self.times[k]), 6)
+        return out
+
     def _solve(self, k: int, net, active: list, forced: set) -> Result:
-        solar = None if self.fixed_solar else round(solar_fraction(self.times[k]), 6)
-        key = (_state_key(active), frozenset(forced), net["_demand_factor"], solar)
+        step_availability = self._availability(k)
+        key = (_state_key(active), frozenset(forced), net["_demand_factor"], tuple(sorted(step_availability.items())))
         if self.use_cache and key in self.cache:
             return self.cache[key]
         if forced:
             net.gen.loc[sorted(forced), "in_service"] = False
-        availability = dict(self.scenario.availability or {})
-        if solar is not None:
-            availability["solar"] = solar
+        availability = {**(self.scenario.availability or {}), **step_availability}
         sc = self.scenario.model_copy(update={"outages": [o for _, o in active], "availability": availability,
                                               "timeline": None, "baseline": None})
         result = simulate(sc, net=net, detail="full" if self.full else "regions")

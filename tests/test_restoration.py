@@ -44,7 +44,7 @@ def brute_force(sc: Scenario) -> float:
     return best
 
 
-@pytest.mark.parametrize("crews", [1, 2])
+@pytest.mark.parametrize("crews", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_exact_method_equals_brute_force_and_heuristics_never_beat_it(crews):
     from gridsim.restoration import restore
 

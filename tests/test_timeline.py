@@ -217,3 +217,32 @@ def test_a_profile_that_is_a_device_is_refused():
     sc = tl_scenario([], profile="/dev/zero")
     with pytest.raises(ScenarioError, match="not a regular file"):
         simulate_timeline(sc, net=grids.three_bus())
+
+
+def test_profile_csv_gives_wind_hour_by_hour(tmp_path):
+    """A wind column in the profile sets wind availability per hour: a wind farm that is the only spare
+    capacity serves the deficit only in the windy hours."""
+    net = grids.three_bus()
+    net.gen.loc[net.gen["name"] == "G2", "fuel"] = "wind"          # G2: 50 MW wind
+    (tmp_path / "p.csv").write_text("hour,factor,wind\n0,1.0,0.0\n2,1.0,1.0\n4,1.0,0.2\n")
+    sc = tl_scenario([], horizon=6, profile="p.csv")
+    sc._base_dir = tmp_path
+    u = per_step(simulate_timeline(sc, net=net))
+    # G1 100 MW + wind 50 x availability for 120 MW of load
+    assert list(u.round(6)) == [20.0, 20.0, 0.0, 0.0, 10.0, 10.0]
+    fixed = tl_scenario([], horizon=6, profile="p.csv", availability={"wind": 1.0})
+    fixed._base_dir = tmp_path
+    assert per_step(simulate_timeline(fixed, net=net)).sum() == pytest.approx(0.0)   # the scenario fixes it
+
+
+def test_profile_csv_bad_rows_are_clear_errors(tmp_path):
+    from gridsim.errors import ScenarioError
+
+    for text, match in (("hour,factor\n0,abc\n", "factor must be a number"),
+                        ("hour,wind\n0,1.5\n", "wind must be between 0 and 1"),
+                        ("when,factor\n0,1\n", "expected columns hour")):
+        (tmp_path / "p.csv").write_text(text)
+        sc = tl_scenario([], horizon=2, profile="p.csv")
+        sc._base_dir = tmp_path
+        with pytest.raises(ScenarioError, match=match):
+            simulate_timeline(sc, net=grids.three_bus())
