@@ -11,7 +11,8 @@ as ``gridsim schema`` do not pay for pandapower, scipy and matplotlib when they 
 
 from __future__ import annotations
 
-import importlib
+from gridsim._lazy import lazy_exports
+
 import sys
 import types
 
@@ -23,22 +24,13 @@ _PUBLIC: dict[str, str] = {
     "SolverError": "gridsim.errors", "check_invariants": "gridsim.metrics", "build_network": "gridsim.networks",
     "write_report": "gridsim.report", "Result": "gridsim.results", "Scenario": "gridsim.scenario",
     "load_scenario": "gridsim.scenario", "loads_scenario": "gridsim.scenario", "simulate": "gridsim.simulate",
+    "simulate_timeline": "gridsim.timeline", "simulate_restoration": "gridsim.restoration",
 }
 
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name: str):
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'gridsim' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value     # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _PUBLIC, globals())
 
 
 class _Package(types.ModuleType):

@@ -18,7 +18,8 @@ costs nothing.
 
 from __future__ import annotations
 
-import importlib
+from gridsim._lazy import lazy_exports
+
 
 _PUBLIC: dict[str, str] = {
     "CASE_COLUMNS": "gridsim.batch.cases", "CaseSpec": "gridsim.batch.cases", "Evaluator": "gridsim.batch.cases",
@@ -32,14 +33,4 @@ _PUBLIC: dict[str, str] = {
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name: str):
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'gridsim.batch' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _PUBLIC, globals())
