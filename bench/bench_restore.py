@@ -49,7 +49,10 @@ def main(argv=None) -> int:
     print(f"search (greedy + local, limit {args.time_limit:g} s) {t_all:6.1f} s   "
           f"{out['evaluations']} orders evaluated, {'complete' if out['complete'] else 'stopped at the limit'}")
     print(f"  chosen {out['chosen'][0]:,.0f}  greedy {out['greedy'][0]:,.0f}  listed {out['listed'][0]:,.0f}  "
-          f"no waiting {out['reference'][0]:,.0f} MWh;  target < 60 s: {'met' if t_all < 60 else 'NOT met'}")
+          f"no waiting {out['reference'][0]:,.0f} MWh")
+    met = t_all < 60 and out["complete"]
+    print(f"target: the search completes in under 60 s: {'met' if met else 'NOT met'}"
+          f"{'' if out['complete'] else ' (the local search stopped at its time limit)'}")
     return 0
 
 

@@ -83,6 +83,8 @@ class Restorer:
         self.column = OBJECTIVE_COLUMNS[self.rest.objective]
         self.memo: dict = {}
         self.evaluations = 0
+        self._peak: dict = {}
+        self._fast = None          # the batch engine for the greedy's scores: None (not tried), False, evaluator
 
     def objective(self, table: pd.DataFrame) -> float:
         return float(table[self.column].sum() * self.scenario.timeline.step_h)
@@ -124,12 +126,46 @@ class Restorer:
         return tuple(order)
 
     def _unserved_at_peak(self, repaired: set) -> float:
-        """Unserved MW at the scenario's full demand with every outage struck and ``repaired`` back."""
-        k = int(self.runner.profile.total.argmax())
-        active = [(i, o.model_copy(update={"at_h": 0.0, "repair_h": None, "restore": None}))
-                  for i, o in enumerate(self.outages) if i not in repaired]
-        result = self.runner._solve(k, self.runner._step_net(k), active, set())
-        return float(result.summary["unserved_mw"])
+        """Unserved MW at the scenario's full demand with every outage struck and ``repaired`` back (the batch
+        engine's prepared DC model where it covers the scenario, else a snapshot through the timeline)."""
+        key = frozenset(repaired)
+        if key in self._peak:
+            return self._peak[key]
+        out = [i for i in range(len(self.outages)) if i not in repaired]
+        fast = self._fast_scorer()
+        if fast is not None:
+            from gridsim.batch.cases import CaseSpec
+
+            rec = fast.evaluate(CaseSpec(str(sorted(out)), tuple(self.outages[i].yaml_form() for i in out)))
+            value = float(rec["unserved_mw"])
+        else:
+            k = int(self.runner.profile.total.argmax())
+            active = [(i, self.outages[i].model_copy(update={"at_h": 0.0, "repair_h": None, "restore": None}))
+                      for i in out]
+            value = float(self.runner._solve(k, self.runner._step_net(k), active, set()).summary["unserved_mw"])
+        self._peak[key] = value
+        return value
+
+    def _fast_scorer(self):
+        """The fast DC evaluator on the undamaged scenario at full demand, for the greedy's scores; None where
+        it does not apply (AC, cascade, a profile whose peak is not the scenario's demand, networks it does
+        not model)."""
+        if self._fast is False:
+            return None
+        if self._fast is None:
+            self._fast = False
+            sc = self.scenario
+            if (sc.solver == "dc" and sc.response in ("optimal", "none")
+                    and abs(float(self.runner.profile.total.max()) - 1.0) < 1e-9 and not self.runner.profile.by_region):
+                try:
+                    from gridsim.batch.fast import FastDCEvaluator
+
+                    plain = sc.model_copy(update={"outages": [], "timeline": None, "restoration": None,
+                                                  "baseline": None})
+                    self._fast = FastDCEvaluator(plain, net=self.base)
+                except (ImportError, ValueError):
+                    self._fast = False
+        return self._fast or None
 
     def local_search(self, start: tuple[int, ...], deadline: float):
         best_value, best_sched, best_table = self.evaluate(start)
