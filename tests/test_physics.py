@@ -90,10 +90,10 @@ def test_case1_sheds_locally_in_berezhna(case1):
     assert "p.u." in note and "1.000 p.u. at 0 buses" not in note
 
 
-@pytest.mark.slow
 def test_case1_within_20_percent_of_reference_minimum(case1):
     ref = _reference_min_shed_berezhna()
     ours = case1.summary["unserved_by_cause_mw"]["network"]
+    print(f"case 1: ours {ours:.1f} MW, reference (Berezhna load alone) {ref:.1f} MW")
     assert ours <= 1.2 * ref, (ours, ref)
     assert ours >= 0.5 * ref, (ours, ref)      # not suspiciously little either
 
