@@ -6,8 +6,9 @@ its loads stay in service as *demand* (they are counted, and lost as isolated). 
 ``select: {kind: load}`` outage) is likewise kept as demand but marked ``disconnected``: no island serves it,
 and its demand is lost with cause ``isolated``.
 
-Consequential switching: a shunt reactor (``shunt.q_mvar > 0``) at a bus whose lines are all out is
-switched off with them (it exists to absorb those lines' charging); recorded with action ``switched off``.
+Consequential switching: a shunt reactor (``shunt.q_mvar > 0``) follows the line charging it absorbs: at a
+bus whose lines are all out it is switched off with them (action ``switched off``); where only some are out its
+banks are reduced to the share of the bus's line charging still connected (action ``reduced to N %``).
 """
 
 from __future__ import annotations
@@ -136,26 +137,48 @@ def _destroy_bus(net, bus: int, label: str, kind: str, take_out) -> None:
 
 
 def _switch_reactors(base, net) -> list[dict]:
-    """Switch off in-service shunt reactors at buses that had lines in the undamaged net and have none now."""
+    """Shunt reactors follow the line charging they compensate: at a bus whose lines are all out the reactor
+    is switched off; where some are out, its banks are reduced to the share of the bus's line charging still
+    connected (charging ~ C x length x V^2, half at each end)."""
     if "shunt" not in net or not len(net.shunt) or not len(net.line):
         return []
     sh = net.shunt
     cand = sh.index[sh["in_service"].astype(bool) & (sh["q_mvar"].astype(float) > 0)]
     if not len(cand):
         return []
-    ends = lambda line: pd.concat([line["from_bus"], line["to_bus"]])  # noqa: E731
-    had = set(ends(base.line[base.line["in_service"].astype(bool)]).tolist())
-    has = set(ends(net.line[net.line["in_service"].astype(bool)]).tolist())
+    before, now = _charging_by_bus(base), _charging_by_bus(net)
     rows = []
     for idx in cand:
         bus = int(sh.at[idx, "bus"])
-        if bus in had and bus not in has and bool(net.bus.at[bus, "in_service"]):
+        had = float(before.get(bus, 0.0))
+        if had <= 0 or not bool(net.bus.at[bus, "in_service"]):
+            continue
+        share = float(now.get(bus, 0.0)) / had
+        if share >= 1.0 - 1e-9:
+            continue
+        if share <= 1e-9:
             sh.at[idx, "in_service"] = False
-            rows.append({"asset": f"consequence: lines at {_element_name(net, 'bus', bus)} out",
-                         "asset_kind": "switching", "element_kind": "shunt",
-                         "element": _element_name(net, "shunt", idx), "action": "switched off",
-                         "capacity_before_mw": np.nan, "capacity_after_mw": np.nan})
+            action = "switched off"
+        else:
+            sh.at[idx, "q_mvar"] = float(sh.at[idx, "q_mvar"]) * share
+            action = f"reduced to {share:.0%}"
+        rows.append({"asset": f"consequence: lines at {_element_name(net, 'bus', bus)} out",
+                     "asset_kind": "switching", "element_kind": "shunt",
+                     "element": _element_name(net, "shunt", idx), "action": action,
+                     "capacity_before_mw": np.nan, "capacity_after_mw": np.nan})
     return rows
+
+
+def _charging_by_bus(net) -> pd.Series:
+    """Line charging (relative units: nF x km x kV^2) of the in-service lines, half at each end, per bus."""
+    line = net.line[net.line["in_service"].astype(bool)]
+    if not len(line):
+        return pd.Series(dtype=float)
+    vn = net.bus["vn_kv"].astype(float).reindex(line["from_bus"]).to_numpy()
+    half = 0.5 * (line["c_nf_per_km"].astype(float) * line["length_km"].astype(float)
+                  * line.get("parallel", 1)).to_numpy() * vn ** 2
+    return pd.Series(np.concatenate([half, half]),
+                     index=np.concatenate([line["from_bus"].to_numpy(), line["to_bus"].to_numpy()])).groupby(level=0).sum()
 
 
 def _element_name(net, table: str, idx: int) -> str:

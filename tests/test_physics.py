@@ -289,3 +289,24 @@ def test_report_draws_a_net_with_three_winding_transformers(tmp_path):
     check_invariants(r)
     assert (r.branches["kind"] == "trafo3w").any()
     assert "map.png" in write_report(r, tmp_path)
+
+
+def test_reactors_follow_the_line_charging_still_connected():
+    """A reactor whose bus lost some of its lines is reduced to the share of line charging still connected
+    (switched banks), and the undamaged network keeps its reactors whole."""
+    from gridsim.outages import _charging_by_bus, apply_outages
+    from gridsim.simulate import prepare_network
+
+    sc = builtin([{"line": "Berezhna NPP - Velykohrad 750 kV"}])
+    base = prepare_network(sc)
+    damaged, applied = apply_outages(base, sc.outages)
+    reduced = applied.table[applied.table["action"].str.startswith("reduced to")]
+    assert len(reduced) >= 1
+    for name in reduced["element"]:
+        bus = int(base.shunt.loc[base.shunt["name"] == name, "bus"].iloc[0])
+        share = _charging_by_bus(damaged).get(bus, 0.0) / _charging_by_bus(base)[bus]
+        q0 = float(base.shunt.loc[base.shunt["name"] == name, "q_mvar"].iloc[0])
+        q1 = float(damaged.shunt.loc[damaged.shunt["name"] == name, "q_mvar"].iloc[0])
+        assert 0 < share < 1 and q1 == pytest.approx(q0 * share)
+    untouched, none = apply_outages(base, [])
+    assert len(none.table) == 0 and (untouched.shunt["q_mvar"] == base.shunt["q_mvar"]).all()
