@@ -64,4 +64,4 @@ def test_operator_action_is_worth_something_in_the_winter_salvo():
     assert not opt.summary["overloaded_branches"]
     assert iso <= opt.unserved_mw < cas.unserved_mw
     assert cas.summary["unserved_by_cause_mw"]["cascade"] > 0
-    assert len(cas.cascade_steps) >= 3 and cas.cascade_steps["unserved_mw"].is_monotonic_increasing
+    assert len(cas.cascade_steps) >= 3 and (cas.cascade_steps["unserved_mw"].diff().dropna() >= -1e-6).all()
