@@ -61,18 +61,13 @@ def shed_to(demand: np.ndarray, priority: np.ndarray, target: float, method: str
 
 
 def balance_island(net, island: Island, demand: pd.Series, method: str,
-                   loss_allowance: float, ufls_stage: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(served per island load, dispatch per island gen) for one energised island.
-
-    With ``ufls_stage`` (a fraction of demand), a shortfall is shed in whole under-frequency stages."""
+                   loss_allowance: float) -> tuple[np.ndarray, np.ndarray]:
+    """(served per island load, dispatch per island gen) for one energised island."""
     d = demand.loc[island.loads].to_numpy(dtype=float)
     prio = _priority(net).loc[island.loads].to_numpy()
     cap = net.gen.loc[island.gens, "max_p_mw"].to_numpy(dtype=float)
     total_cap = float(cap.sum())
     target = min(float(d.sum()), total_cap / (1.0 + loss_allowance))
-    if ufls_stage and target < d.sum() - 1e-9:
-        stage_mw = ufls_stage * float(d.sum())
-        target = max(0.0, float(d.sum()) - np.ceil((d.sum() - target) / stage_mw - 1e-9) * stage_mw)
     served = shed_to(d, prio, target, method)
     cost = unit_cost(net).loc[island.gens].to_numpy(dtype=float)
     return served, merit_dispatch(cap, cost, min(total_cap, float(served.sum()) * (1.0 + loss_allowance)))
@@ -90,7 +85,7 @@ def pick_slack(net, island: Island, gen_p: pd.Series) -> int | None:
 
 
 def balance(net, islands: Islands, method: str = "proportional", loss_allowance: float = 0.0,
-            per_island_allowance: dict[int, float] | None = None, ufls_stage: float | None = None) -> Balance:
+            per_island_allowance: dict[int, float] | None = None) -> Balance:
     """Shed and dispatch every island (see module docstring)."""
     if method not in SHEDDING_METHODS:
         raise ValueError(f"unknown shedding method {method!r}; expected one of {SHEDDING_METHODS}")
@@ -105,7 +100,7 @@ def balance(net, islands: Islands, method: str = "proportional", loss_allowance:
             continue
         a = (per_island_allowance or {}).get(island.id, loss_allowance)
         allowance[island.id] = a
-        s, p = balance_island(net, island, demand, method, a, ufls_stage)
+        s, p = balance_island(net, island, demand, method, a)
         served.loc[island.loads] = s
         gen_p.loc[island.gens] = p
     slack = {i.id: pick_slack(net, i, gen_p) for i in islands.energised}

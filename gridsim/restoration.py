@@ -142,7 +142,7 @@ class Restorer:
             k = int(self.runner.profile.total.argmax())
             active = [(i, self.outages[i].model_copy(update={"at_h": 0.0, "repair_h": None, "restore": None}))
                       for i in out]
-            value = float(self.runner._solve(k, self.runner._step_net(k), active, set()).summary["unserved_mw"])
+            value = float(self.runner._solve(k, active, set()).summary["unserved_mw"])
         self._peak[key] = value
         return value
 

@@ -31,14 +31,14 @@ from gridsim.outages import apply_outages, resolve_outage
 from gridsim.profiles import demand_profile, solar_fraction, step_times
 from gridsim.results import CAUSES, Result
 from gridsim.simulate import prepare_network, simulate
+from gridsim.solvers.response import PRIORITY_WEIGHTS   # the optimal response's: critical loads count most
 from gridsim.timeline_summary import events_of, timeline_summary
 from gridsim.topology import find_islands
 
 Progress = Callable[[int, int], None]
 TIMELINE_COLUMNS = ["step", "time_h", "region", "demand_mw", "served_mw", "unserved_mw",
                     *[f"unserved_{c}_mw" for c in CAUSES], "customers_without_power", "weighted_unserved_mw"]
-#: weights of the priority-weighted unserved demand (the optimal response's own: critical loads count most)
-PRIORITY_WEIGHTS = {1: 100.0, 2: 10.0, 3: 1.0}
+
 
 
 def outage_at(outage, t: float):
@@ -135,7 +135,6 @@ class _Runner:
         self.cache: dict = {}
         self.topology: dict = {}
         self.matches: dict = {}
-        self.full = False          # steps need only their region tables; the peak step is solved in full
         self.solved = 0
         self.load_region = base.load["region"].astype(str).to_numpy() if "region" in base.load else None
 
@@ -146,47 +145,51 @@ class _Runner:
             self.matches[labels] = [resolve_outage(self.base, o, i, getattr(self.scenario, "source", None))
                                     for i, o in enumerate(outages)]
         matches = self.matches[labels]
-        rows, peak, peak_mw, peak_args = [], None, -1.0, None
+        rows, peak_mw, peak_args = [], -1.0, None
         for k in range(self.n):
             t = k * self.dt
             active = [(i, o) for i, o in ((i, outage_at(o, t)) for i, o in enumerate(outages)) if o is not None]
             hit = {idx for i, _ in active for m in matches[i] for tab, idx in m.elements if tab == "gen"}
-            net = self._step_net(k)
-            forced = restarts.update(t, self._connected(net, active), hit)
-            result = self._solve(k, net, active, forced)
+            forced = restarts.update(t, self._connected(k, active), hit)
+            result = self._solve(k, active, forced)
             rows.append(self._rows(k, t, result))
             if result.summary["unserved_mw"] > peak_mw + 1e-9:
-                peak_mw, peak_args = result.summary["unserved_mw"], (k, self._step_net(k), active, forced)
+                peak_mw, peak_args = result.summary["unserved_mw"], (k, active, forced)
             if progress is not None:
                 progress(k + 1, self.n)
         table = pd.concat(rows, ignore_index=True)[TIMELINE_COLUMNS]
-        if not full_peak:
-            return table, None
-        self.full, use_cache = True, self.use_cache
-        self.use_cache = False
-        peak = self._solve(*peak_args)             # the snapshot at the peak, with every table
-        self.full, self.use_cache = False, use_cache
-        return table, peak
+        # the snapshot at the peak, with every table
+        return table, (self._solve(*peak_args, full=True) if full_peak else None)
 
-    def _step_net(self, k: int):
-        net = copy.copy(self.base)
-        load = self.base.load.copy()
-        factor = np.full(len(load), float(self.profile.total[k]))
+    def _demand_factor(self, k: int) -> np.ndarray:
+        """Per load, the demand factor of step ``k`` (the profile's, region by region where it has regions)."""
+        factor = np.full(len(self.base.load), float(self.profile.total[k]))
         for region, values in self.profile.by_region.items():
             if self.load_region is not None:
                 factor[self.load_region == region] = float(values[k])
+        return factor
+
+    def _demand_key(self, k: int):
+        if self.profile.by_region:
+            return tuple(np.round(self._demand_factor(k), 9))
+        return round(float(self.profile.total[k]), 9)
+
+    def _step_net(self, k: int):
+        """The prepared network with step ``k``'s demand (tables copied where changed)."""
+        net = copy.copy(self.base)
+        load = self.base.load.copy()
+        factor = self._demand_factor(k)
         load["p_mw"] = load["p_mw"].to_numpy() * factor
         load["q_mvar"] = load["q_mvar"].to_numpy() * factor
         net["load"] = load
         net["gen"] = self.base.gen.copy()
-        net["_demand_factor"] = tuple(np.round(factor, 9)) if self.profile.by_region else round(factor[0], 9)
         return net
 
-    def _connected(self, net, active: list) -> set:
+    def _connected(self, k: int, active: list) -> set:
         """Units in an island that serves load (before restarts); topology only, so cached by outages."""
         key = _state_key(active)
         if key not in self.topology:
-            self.topology[key] = self._connected_now(net, [o for _, o in active])
+            self.topology[key] = self._connected_now(self._step_net(k), [o for _, o in active])
         return self.topology[key]
 
     def _connected_now(self, net, active: list) -> set:
@@ -209,21 +212,25 @@ class _Runner:
             out["solar"] = round(solar_fraction(self.times[k]), 6)
         return out
 
-    def _solve(self, k: int, net, active: list, forced: set) -> Result:
+    def _solve(self, k: int, active: list, forced: set, full: bool = False) -> Result:
+        """The snapshot of step ``k``'s state: region tables only, from the cache where this state was solved;
+        with ``full`` every table, solved afresh."""
         step_availability = self._availability(k)
-        key = (_state_key(active), frozenset(forced), net["_demand_factor"], tuple(sorted(step_availability.items())))
-        if self.use_cache and key in self.cache:
+        key = (_state_key(active), frozenset(forced), self._demand_key(k), tuple(sorted(step_availability.items())))
+        if not full and self.use_cache and key in self.cache:
             return self.cache[key]
+        net = self._step_net(k)
         if forced:
             net.gen.loc[sorted(forced), "in_service"] = False
         availability = {**(self.scenario.availability or {}), **step_availability}
         sc = self.scenario.model_copy(update={"outages": [o for _, o in active], "availability": availability,
                                               "timeline": None, "baseline": None})
-        result = simulate(sc, net=net, detail="full" if self.full else "regions")
+        result = simulate(sc, net=net, detail="full" if full else "regions")
         result.summary["restarting_units"] = sorted(str(net.gen.at[g, "name"]) for g in forced)
-        self.solved += 0 if self.full else 1
-        if self.use_cache:
-            self.cache[key] = result
+        if not full:
+            self.solved += 1
+            if self.use_cache:
+                self.cache[key] = result
         return result
 
     def _rows(self, k: int, t: float, result: Result) -> pd.DataFrame:

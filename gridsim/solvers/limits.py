@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gridsim.solvers.dcmodel import _nominal_rating
+from gridsim.solvers.powerflow import SLACK_TOLERANCE_MW
 from gridsim.solvers.voltage import VM_MAX_PU, VM_MIN_PU
 
 #: an overloaded line whose |P| is below this fraction of its rating is overloaded by reactive current
 REACTIVE_SHARE = 0.7
-#: output above available capacity that counts as a violation (MW)
-CAPACITY_TOLERANCE_MW = 0.1
 
 
 @dataclass
@@ -65,7 +64,7 @@ def diagnose(net, islands, flow, ratings, bal=None) -> dict[int, Problems]:
         if len(isl.gens):
             excess = flow.gen_p_mw.loc[isl.gens].to_numpy(float) - net.gen.loc[isl.gens, "max_p_mw"].to_numpy(float)
             worst = float(np.nanmax(excess)) if len(excess) else 0.0
-            p.slack_short_mw = worst if worst > CAPACITY_TOLERANCE_MW else 0.0
+            p.slack_short_mw = worst if worst > SLACK_TOLERANCE_MW else 0.0
         if p:
             out[isl.id] = p
     return out

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from gridsim.balance import Balance
+from gridsim.balance import Balance, _priority
 from gridsim.dispatch import unit_cost
 from gridsim.solvers.dcmodel import build_dc_model
 from gridsim.solvers.limits import diagnose, record_violations
@@ -39,8 +39,6 @@ PRIORITY_WEIGHTS = {1: 100.0, 2: 10.0, 3: 1.0}
 AC_ROUNDS = 8
 #: voltage relief runs per island (a later LP re-dispatch can disturb what the first one fixed)
 VOLTAGE_TRIES = 2
-#: slack output above its available capacity that counts as a violation (MW)
-SLACK_TOLERANCE_MW = 1.0
 
 
 @dataclass
@@ -182,7 +180,7 @@ def _attribute(net, isl, st: _State, served: np.ndarray, gen_p: np.ndarray | Non
 def _relieve_voltage(net, islands, isl, st: _State, shedding: str, notes: list[str]) -> None:
     ac = IslandAC(net, islands, st.bal, isl, st.allowance.get(isl.id, 0.0))
     served = st.bal.served_mw.loc[isl.loads].to_numpy(dtype=float)
-    prio = _priority(net, isl.loads)
+    prio = _priority(net).loc[isl.loads].to_numpy()
     method = "priority" if shedding == "priority" else "proportional"
     new, state, note = relieve_voltage(ac, served, prio, method)
     notes.append(f"island {isl.id}: {note} ({ac.runs} AC runs)")
@@ -191,12 +189,6 @@ def _relieve_voltage(net, islands, isl, st: _State, shedding: str, notes: list[s
     _attribute(net, isl, st, new, ac.dispatch(new))
     st.limit = st.limit.copy()
     st.limit.loc[isl.loads] = np.minimum(st.limit.loc[isl.loads].to_numpy(), new)
-
-
-def _priority(net, loads) -> np.ndarray:
-    if "priority" in net.load.columns:
-        return net.load.loc[loads, "priority"].fillna(2).astype(int).to_numpy()
-    return np.full(len(loads), 2)
 
 
 def _lp_island(net, isl, st: _State, model, shedding: str, notes: list[str]) -> None:
