@@ -17,6 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from gridsim.limits import (MAX_NAME_CHARS, MAX_NUMBER_DIGITS, MAX_OUTAGES, MAX_PATH_CHARS, MAX_TEXT_CHARS,
                             limit_text)
+from gridsim.scenario.attack import MAX_DRAWS, Attack, check_draws, rebuild, whole_number
 from gridsim.scenario.time import Restoration, Restore, Timeline
 from gridsim.scenario.wording import show, unknown_key
 
@@ -241,6 +242,9 @@ class Outage(BaseModel):
         return out
 
 
+rebuild(Outage)
+
+
 class Scenario(BaseModel):
     """A what-if: which network, at which demand, solved how, with which assets knocked out."""
 
@@ -285,6 +289,14 @@ class Scenario(BaseModel):
         "the result says what this scenario adds to it (timelines only)"))
     outages: list[Outage] = Field(default_factory=list, max_length=MAX_OUTAGES,
                                   description="assets knocked out or derated, in order (see the Outage tables)")
+    attack: Attack | None = Field(None, description=(
+        "a salvo against air defence, run as a Monte Carlo (weapons, interception, targets, damage; see "
+        "docs/salvo.md); `outages` are then damage present in every draw"))
+    draws: int | None = Field(None, strict=True, ge=1, le=MAX_DRAWS, description=(
+        "Monte Carlo draws of the attack (omitted: 1000)"))
+    seed: int | None = Field(None, strict=True, ge=0, lt=2**63, description=(
+        "random seed of the attack's draws: the same seed gives the same numbers for any number of workers "
+        "(omitted: 0)"))
 
     _source: Path | None = PrivateAttr(None)
     _base_dir: Path | None = PrivateAttr(None)
@@ -308,6 +320,20 @@ class Scenario(BaseModel):
             if not any(o.repair_h is not None for o in self.outages):
                 raise _error("a restoration block needs outages with repair_h (the crew work time)",
                              "restoration")
+        return self
+
+    @field_validator("draws", "seed", mode="before")
+    @classmethod
+    def _whole(cls, value: Any, info: ValidationInfo) -> Any:
+        return value if value is None else whole_number(value, info.field_name, int(info.field_name == "draws"),
+                                                        MAX_DRAWS if info.field_name == "draws" else 2**63 - 1)
+
+    @model_validator(mode="after")
+    def _draws_need_attack(self) -> Scenario:
+        check_draws(self.draws, self.seed, self.attack)
+        if self.attack is not None and self.restoration is not None:
+            raise _error("an attack is a Monte Carlo of repairs drawn per hit; it does not combine with a "
+                         "restoration block: remove one", "restoration")
         return self
 
     @field_validator("outages", mode="before")
