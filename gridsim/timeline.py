@@ -87,14 +87,15 @@ class _Restarts:
 
 
 def simulate_timeline(scenario, net=None, progress: Progress | None = None,
-                      cache: bool = True) -> Result:
+                      cache: bool = True, fast: bool = True) -> Result:
     """Run a scenario with a ``timeline`` block. Returns the Result of the step with the most unserved
     demand, with ``timeline`` (and ``baseline_timeline`` with a baseline) and the time figures in its
-    summary. ``cache=False`` solves every step (the reference for the state cache)."""
+    summary. ``cache=False`` solves every step (the reference for the state cache); ``fast=False`` solves steps
+    with ``simulate()`` even where the batch engine's DC model could (``gridsim.timeline_fast``)."""
     t0 = time.perf_counter()
     base = prepare_network(scenario, net)
     baseline = _baseline_outages(scenario)
-    runner = _Runner(scenario, base, cache)
+    runner = _Runner(scenario, base, cache, fast)
     combined, peak = runner.run([*baseline, *scenario.outages], progress)
     base_table = pd.DataFrame()
     if baseline:
@@ -125,8 +126,9 @@ def _baseline_outages(scenario) -> list:
 
 
 class _Runner:
-    def __init__(self, scenario, base, cache: bool):
+    def __init__(self, scenario, base, cache: bool, fast: bool = True):
         tl = scenario.timeline
+        self._fast = None if fast and cache else False     # gridsim.timeline_fast.FastSteps, built on first use
         self.scenario, self.base, self.use_cache = scenario, base, cache
         self.n, self.dt = tl.n_steps, tl.step_h
         self.profile = demand_profile(tl.profile, scenario.base_dir, tl.start, self.n, self.dt,
@@ -188,6 +190,8 @@ class _Runner:
     def _connected(self, k: int, active: list) -> set:
         """Units in an island that serves load (before restarts); topology only, so cached by outages."""
         key = _state_key(active)
+        if self.fast_steps is not None:
+            return self.fast_steps.connected(key, [o for _, o in active])
         if key not in self.topology:
             self.topology[key] = self._connected_now(self._step_net(k), [o for _, o in active])
         return self.topology[key]
@@ -216,6 +220,8 @@ class _Runner:
         """The snapshot of step ``k``'s state: region tables only, from the cache where this state was solved;
         with ``full`` every table, solved afresh."""
         step_availability = self._availability(k)
+        if not full and self.fast_steps is not None:
+            return self._solve_fast(k, active, forced, step_availability)
         key = (_state_key(active), frozenset(forced), self._demand_key(k), tuple(sorted(step_availability.items())))
         if not full and self.use_cache and key in self.cache:
             return self.cache[key]
@@ -233,7 +239,25 @@ class _Runner:
                 self.cache[key] = result
         return result
 
+    @property
+    def fast_steps(self):
+        """The steps through the batch engine's DC model (``gridsim.timeline_fast``), None where it does not apply."""
+        if self._fast is None:
+            from gridsim.timeline_fast import fast_steps_for
+
+            self._fast = fast_steps_for(self.scenario, self.base) or False
+        return self._fast or None
+
+    def _solve_fast(self, k: int, active: list, forced: set, step_availability: dict):
+        fs, before = self.fast_steps, self.fast_steps.solved
+        out = fs.solve(_state_key(active), [o for _, o in active], forced, self._demand_key(k),
+                       self._demand_factor(k), {**(self.scenario.availability or {}), **step_availability})
+        self.solved += fs.solved - before
+        return out
+
     def _rows(self, k: int, t: float, result: Result) -> pd.DataFrame:
+        if not isinstance(result, Result):       # gridsim.timeline_fast.StepValues
+            return result.rows(k, t)
         reg = result.regions
         cols = ["demand_mw", "served_mw", "unserved_mw", *[f"unserved_{c}_mw" for c in CAUSES],
                 "customers_without_power"]
