@@ -99,7 +99,7 @@ def simulate_timeline(scenario, net=None, progress: Progress | None = None,
     combined, peak = runner.run([*baseline, *scenario.outages], progress)
     base_table = pd.DataFrame()
     if baseline:
-        base_table, _ = runner.run(baseline, None)
+        base_table, _ = runner.run(baseline, None, full_peak=False)
     summary = timeline_summary(scenario, combined, base_table, peak, events_of(scenario, baseline))
     summary["elapsed_s"] = time.perf_counter() - t0
     summary["solved_steps"] = runner.solved
