@@ -28,6 +28,7 @@ import pandas as pd
 
 from gridsim.simulate import prepare_network
 from gridsim.timeline import _Runner
+from gridsim.timeline_fast import StepValues
 
 MAX_EXACT = 8
 AUTO_EXACT = 6
@@ -84,22 +85,43 @@ class Restorer:
         self.memo: dict = {}
         self.evaluations = 0
         self._peak: dict = {}
+        self._step_values: dict = {}
         self._fast = None          # the batch engine for the greedy's scores: None (not tried), False, evaluator
 
-    def objective(self, table: pd.DataFrame) -> float:
-        return float(table[self.column].sum() * self.scenario.timeline.step_h)
-
-    def evaluate(self, order) -> tuple[float, Schedule, pd.DataFrame]:
+    def evaluate(self, order) -> tuple[float, Schedule]:
+        """The objective of the list schedule of ``order``: per step the objective's column summed over regions,
+        from the step-state cache (a schedule shares most states with the orders tried before it)."""
         sched = list_schedule(self.outages, order, self.crews)
         key = sched.key()
         if key not in self.memo:
-            table, _ = self.runner.run(repaired_at(self.outages, sched), None, full_peak=False)
-            self.memo[key] = (self.objective(table), table)
+            self.memo[key] = self.value_of(sched)
             self.evaluations += 1
-        value, table = self.memo[key]
-        return value, sched, table
+        return self.memo[key], sched
 
-    def reference(self) -> tuple[float, Schedule, pd.DataFrame]:
+    def value_of(self, sched: Schedule) -> float:
+        total = 0.0
+        for k, t, active, forced in self.runner.states(repaired_at(self.outages, sched)):
+            total += self._step_value(k, t, active, forced)
+        return total * float(self.scenario.timeline.step_h)
+
+    def _step_value(self, k: int, t: float, active: list, forced: set) -> float:
+        step = self.runner._solve(k, active, forced)          # cached by state in the runner
+        hit = self._step_values.get(id(step))
+        if hit is None or hit[0] is not step:
+            value = float(step.column(self.column).sum()) if isinstance(step, StepValues) \
+                else float(self.runner._rows(k, t, step)[self.column].sum())
+            hit = self._step_values[id(step)] = (step, value)
+        return hit[1]
+
+    def table(self, sched: Schedule) -> pd.DataFrame:
+        """The timeline table (one row per step and region) of a schedule."""
+        table, _ = self.runner.run(repaired_at(self.outages, sched), None, full_peak=False)
+        return table
+
+    def with_table(self, found: tuple[float, Schedule]) -> tuple[float, Schedule, pd.DataFrame]:
+        return found[0], found[1], self.table(found[1])
+
+    def reference(self) -> tuple[float, Schedule]:
         """Every repair at its strike (no waiting for a crew)."""
         crews, self.crews = self.crews, max(len(self.repairs), 1)
         try:
@@ -168,28 +190,42 @@ class Restorer:
         return self._fast or None
 
     def local_search(self, start: tuple[int, ...], deadline: float):
-        best_value, best_sched, best_table = self.evaluate(start)
-        order, improved, complete = list(start), True, True
+        """First improvement over two neighbourhoods of the order: swapping two repairs, then moving one repair
+        to another place; until no move helps (complete) or the deadline passes."""
+        best_value, best_sched = self.evaluate(start)
+        order, improved = list(start), True
         while improved:
             improved = False
-            for i, j in itertools.combinations(range(len(order)), 2):
+            for cand in _neighbours(order):
                 if time.perf_counter() > deadline:
-                    return best_value, best_sched, best_table, False
-                cand = order.copy()
-                cand[i], cand[j] = cand[j], cand[i]
-                value, sched, table = self.evaluate(tuple(cand))
+                    return best_value, best_sched, False
+                value, sched = self.evaluate(tuple(cand))
                 if value < best_value - 1e-9:
-                    best_value, best_sched, best_table, order, improved = value, sched, table, cand, True
+                    best_value, best_sched, order, improved = value, sched, cand, True
                     break
-        return best_value, best_sched, best_table, complete
+        return best_value, best_sched, True
 
     def exact(self):
         best = None
         for order in itertools.permutations(self.repairs):
-            value, sched, table = self.evaluate(order)
+            value, sched = self.evaluate(order)
             if best is None or value < best[0] - 1e-9:
-                best = (value, sched, table)
+                best = (value, sched)
         return best
+
+
+def _neighbours(order: list):
+    """Orders one swap away, then orders one move (a repair taken out and put back elsewhere) away."""
+    n = len(order)
+    for i, j in itertools.combinations(range(n), 2):
+        cand = order.copy()
+        cand[i], cand[j] = cand[j], cand[i]
+        yield cand
+    for i in range(n):
+        rest = order[:i] + order[i + 1:]
+        for j in range(n):
+            if j != i and j != i - 1:         # i - 1: the same as a swap of neighbours
+                yield rest[:j] + [order[i]] + rest[j:]
 
 
 def restore(scenario, net=None, crews: int | None = None) -> dict:
@@ -217,6 +253,7 @@ def restore(scenario, net=None, crews: int | None = None) -> dict:
         *chosen, complete = r.local_search(start[1].order, t0 + r.rest.time_limit_s)
         chosen = tuple(chosen)
     reference = r.reference()
+    chosen, greedy, listed, reference = (r.with_table(x) for x in (chosen, greedy, listed, reference))
     return {"method": method, "complete": complete, "crews": r.crews, "objective": r.rest.objective,
             "chosen": chosen, "greedy": greedy, "listed": listed, "reference": reference,
             "evaluations": r.evaluations, "elapsed_s": time.perf_counter() - t0, "restorer": r}

@@ -140,19 +140,23 @@ class _Runner:
         self.solved = 0
         self.load_region = base.load["region"].astype(str).to_numpy() if "region" in base.load else None
 
-    def run(self, outages: list, progress: Progress | None, full_peak: bool = True):
+    def states(self, outages: list):
+        """Per step ``(k, t, active, forced)``: the outages in force and the units out for restart."""
         restarts = _Restarts(restart_hours(self.base))
         labels = tuple(o.label for o in outages)
         if labels not in self.matches:          # names resolved once per list of assets
             self.matches[labels] = [resolve_outage(self.base, o, i, getattr(self.scenario, "source", None))
                                     for i, o in enumerate(outages)]
         matches = self.matches[labels]
-        rows, peak_mw, peak_args = [], -1.0, None
         for k in range(self.n):
             t = k * self.dt
             active = [(i, o) for i, o in ((i, outage_at(o, t)) for i, o in enumerate(outages)) if o is not None]
             hit = {idx for i, _ in active for m in matches[i] for tab, idx in m.elements if tab == "gen"}
-            forced = restarts.update(t, self._connected(k, active), hit)
+            yield k, t, active, restarts.update(t, self._connected(k, active), hit)
+
+    def run(self, outages: list, progress: Progress | None, full_peak: bool = True):
+        rows, peak_mw, peak_args = [], -1.0, None
+        for k, t, active, forced in self.states(outages):
             result = self._solve(k, active, forced)
             rows.append(self._rows(k, t, result))
             if result.summary["unserved_mw"] > peak_mw + 1e-9:
