@@ -31,7 +31,7 @@ _BRANCH_BUSES = {"line": ("from_bus", "to_bus"), "trafo": ("hv_bus", "lv_bus"),
 _KIND_OF_TABLE = {"bus": "bus", "line": "line", "trafo": "trafo", "trafo3w": "trafo3w", "gen": "gen",
                   "sgen": "sgen", "shunt": "shunt", "load": "load", "impedance": "impedance",
                   "ext_grid": "ext_grid", "storage": "storage", "dcline": "dcline", "ward": "ward",
-                  "xward": "xward"}
+                  "xward": "xward", "river": "dam"}
 
 OUTAGE_COLUMNS = ["asset", "asset_kind", "element_kind", "element", "action",
                   "capacity_before_mw", "capacity_after_mw"]
@@ -67,6 +67,8 @@ def apply_outages(net, outages: Sequence, source=None) -> tuple[object, AppliedO
     damaged = working_copy(net)
     damaged.load["disconnected"] = damaged.load.get("disconnected", False)
     damaged.load["disconnected"] = damaged.load["disconnected"].fillna(False).astype(bool)
+    if "river" in damaged and isinstance(damaged["river"], pd.DataFrame) and "in_service" not in damaged["river"]:
+        damaged["river"]["in_service"] = True        # dams stand unless a ``dam:`` outage breaks one
     rows: list[dict] = []
     destroyed: set[int] = set()
     seen_out: set[tuple[str, int]] = set()
@@ -183,6 +185,8 @@ def _charging_by_bus(net) -> pd.Series:
 
 def _element_name(net, table: str, idx: int) -> str:
     df = net[table]
+    if table == "river":
+        return f"{df.at[idx, 'plant']} dam"
     if "name" in df.columns:
         name = df.at[idx, "name"]
         if isinstance(name, str) and name:

@@ -20,7 +20,7 @@ from gridsim.errors import ScenarioError, did_you_mean
 ASSET_WORDS = {
     "plant": "plant", "unit": "unit", "interconnector": "interconnector", "substation": "substation",
     "line": "line", "transformer": "transformer", "bus": "bus", "branch": "branch",
-    "generator": "generator", "load": "load",
+    "generator": "generator", "load": "load", "dam": "dam",
 }
 
 _PAIR = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*(?:#\s*(\d+))?\s*$")
@@ -80,7 +80,15 @@ def _candidates(net, kind: str) -> list[str]:
         return list(net.bus["name"].astype(str))
     if kind == "load":
         return list(net.load["name"].astype(str))
+    if kind == "dam":
+        return list(_river(net)["plant"].astype(str))
     return []
+
+
+def _river(net) -> pd.DataFrame:
+    """The network's river table (``gridsim.water.river``), empty when it declares none."""
+    river = net["river"] if "river" in net else None
+    return river if isinstance(river, pd.DataFrame) and "plant" in river.columns else pd.DataFrame(columns=["plant"])
 
 
 def _lookup(net, kind: str, target) -> list[Match]:
@@ -99,6 +107,10 @@ def _lookup(net, kind: str, target) -> list[Match]:
         return _by_column(net.trafo, "name", target, "trafo", kind)
     if kind == "load":
         return _by_column(net.load, "name", target, "load", kind)
+    if kind == "dam":          # the reservoir, and the plant's units that lose their head with it
+        hits = _by_column(_river(net), "plant", target, "river", kind)
+        units = _by_column(_units(net, "unit"), "plant", target, "gen", kind)
+        return [Match(kind, str(target), hits[0].elements + (units[0].elements if units else []))] if hits else []
     if kind == "line":
         return _by_column(net.line, "name", target, "line", kind)
     if kind == "bus":

@@ -25,6 +25,7 @@ pandapower's vectorised create functions (~0.1 s). Coordinates are km, x east, y
 from __future__ import annotations
 
 import copy
+import json
 from functools import cache
 
 import numpy as np
@@ -33,7 +34,7 @@ import pandas as pd
 
 from gridsim.dispatch import DEFAULT_AVAILABILITY
 from gridsim.networks.synthetic_branches import LINE_TYPES, LOSS_FACTOR, TRAFO_TYPES
-from gridsim.networks.synthetic_plan import dnipro_like_plan
+from gridsim.networks.synthetic_plan import DATA_FILE, dnipro_like_plan
 
 TAP_POS_110 = -1          # 330/115 kV units with a +-6 x 2 % tap changer run one step down (~113 kV)
 
@@ -71,7 +72,16 @@ def build_dnipro_like(load_level: float = 1.0) -> pp.pandapowerNet:
     pp.create_shunts(net, sh["bus"].to_numpy(), q, name=sh["name"].to_numpy())
     net["regions"] = plan.regions.copy()
     net["availability"] = dict(DEFAULT_AVAILABILITY)
+    net["river"] = _river()
     return net
+
+
+def _river() -> pd.DataFrame:
+    """The Slavna cascade and the pumped-storage plant as river data (``gridsim.water``, docs/water.md)."""
+    spec = json.loads(DATA_FILE.read_text(encoding="utf-8"))["river"]
+    river = pd.DataFrame(spec["plants"])
+    river["in_service"] = True
+    return river
 
 
 def _create_branches(net: pp.pandapowerNet, ln: pd.DataFrame, tr: pd.DataFrame) -> None:

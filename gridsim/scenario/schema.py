@@ -22,7 +22,7 @@ from gridsim.scenario.time import Restoration, Restore, Timeline
 from gridsim.scenario.wording import show, unknown_key
 
 OutageKind = Literal["plant", "unit", "substation", "line", "transformer", "interconnector",
-                     "bus", "branch", "generator", "select"]
+                     "bus", "branch", "generator", "dam", "select"]
 SelectorKind = Literal["plant", "unit", "substation", "line", "transformer", "interconnector", "load"]
 Fuel = Literal["nuclear", "coal", "gas", "hydro", "pumped_storage", "solar", "wind", "import", "other"]
 
@@ -47,6 +47,9 @@ KIND_DOCS: dict[str, tuple[str, str]] = {
     "bus": ("number", "MATPOWER bus number: the bus and everything connected to it (the whole substation)"),
     "branch": ("number", "MATPOWER: 1-based row of the branch table (a line or a transformer)"),
     "generator": ("number", "MATPOWER: 1-based row of the generator table"),
+    "dam": ("name", "the dam of a plant on a river (network data `river`, docs/water.md): the reservoir is lost, "
+                    "its stored water goes down the river at once (timelines) and the plant's units, without "
+                    "head, give nothing until it is repaired"),
     "select": ("selector mapping", "every asset that matches the selector (see the Selector table)"),
 }
 
