@@ -87,7 +87,11 @@ def cmd_run(args, out: Console, err: Console) -> int:
     from gridsim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, network_root=args.network_root)
+    from gridsim.cli_salvo import check_salvo_options, run_attack   # a Monte Carlo of the scenario's attack
+    check_salvo_options(args, scenario)
     outdir = prepare_output_dir(Path(args.output) if args.output else Path("reports") / Path(args.scenario).stem)
+    if getattr(scenario, "attack", None) is not None:
+        return run_attack(args, scenario, outdir, out, err)
     from gridsim.report import write_report   # the engine (pandapower, matplotlib) loads once the input is checked
     from gridsim.simulate import simulate
     if getattr(scenario, "restoration", None) is not None:
@@ -216,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print summary.json instead of tables")
     run.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     _network_root_option(run)
+    from gridsim.cli_salvo import add_defend_parser, add_salvo_options   # salvos: gridsim/cli_salvo.py
+    add_salvo_options(run)
     run.set_defaults(func=cmd_run)
 
     val = sub.add_parser("validate", help="check scenario files (schema and names) without running them")
@@ -236,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_rank_parser(sub)
     from gridsim.cli_restore import add_restore_parser
     add_restore_parser(sub)
+    add_defend_parser(sub)
     return p
 
 
