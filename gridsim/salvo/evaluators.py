@@ -9,25 +9,47 @@
   record holds the peak step's numbers (``unserved_mw``, critical MW, causes); the energy not served of the
   draw goes into the record's ``message`` as ``ens_mwh=<number>`` (the batch store has no column for it: see
   docs/salvo.md), read back by ``ens_of``.
+
+Both add the draw's unserved MW by region to the record's message as ``regions_mw={"A": 1.5, ...}`` (read back
+by ``regions_of``), for the map of unserved demand by region: the batch record has no column for it.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
 from typing import Any
 
+import numpy as np
+
 from gridsim.batch.cases import FAILED, CaseSpec, failed_record, outage_models, record_of
 from gridsim.batch.fast import FastDCEvaluator
 
 ENS_TAG = "ens_mwh="
-_ENS = re.compile(r"^ens_mwh=([-+0-9.eE]+|nan)")
+REGIONS_TAG = "regions_mw="
+_ENS = re.compile(r"ens_mwh=([-+0-9.eE]+|nan)")
+_REGIONS = re.compile(r"regions_mw=(\{[^}]*\})")
 
 
 class SalvoFastEvaluator(FastDCEvaluator):
     def __init__(self, scenario, net=None):
+        self._load_region = None
         super().__init__(scenario, net, lp="highs")
+
+    def _record(self, st, n_over: int, notes: list[str]) -> dict[str, Any]:
+        rec = super()._record(st, n_over, notes)
+        if self._load_region is None:
+            load = self.model.damaged.load
+            region = self.model.damaged.bus.get("region")
+            names = (region.reindex(load["bus"]).fillna("").astype(str).to_numpy() if region is not None
+                     else np.full(len(load), "", dtype=object))
+            self._region_names, self._load_region = np.unique(names, return_inverse=True)
+        by_region = np.bincount(self._load_region, weights=st.isolated + st.deficit + st.network,
+                                minlength=len(self._region_names))
+        rec["message"] = _with_regions(rec["message"], dict(zip(self._region_names, by_region)))
+        return rec
 
 
 class TimelineEvaluator:
@@ -50,11 +72,23 @@ class TimelineEvaluator:
             return failed_record(FAILED, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
         rec = record_of(result, time.perf_counter() - t0)
         ens = float(result.summary["energy_not_served_mwh"])
-        rec["message"] = f"{ENS_TAG}{ens!r}; {rec['message']}"[:500]
+        regions = result.regions["unserved_mw"].astype(float).to_dict() if len(result.regions) else {}
+        rec["message"] = _with_regions(f"{ENS_TAG}{ens!r}; {rec['message']}"[:500], regions)
         return rec
+
+
+def _with_regions(message: str, regions: dict) -> str:
+    text = json.dumps({str(k): round(float(v), 3) for k, v in regions.items()}, separators=(",", ":"))
+    return f"{REGIONS_TAG}{text}; {message}"
+
+
+def regions_of(message: Any) -> dict[str, float]:
+    """The unserved MW by region a salvo evaluator's record carries in its message ({} if none)."""
+    m = _REGIONS.search(str(message or ""))
+    return json.loads(m.group(1)) if m else {}
 
 
 def ens_of(message: Any) -> float:
     """The energy not served a ``TimelineEvaluator`` record carries in its message (nan if none)."""
-    m = _ENS.match(str(message or ""))
+    m = _ENS.search(str(message or ""))
     return float(m.group(1)) if m else math.nan

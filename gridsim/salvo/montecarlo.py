@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridsim.salvo.evaluators import SalvoFastEvaluator, TimelineEvaluator, ens_of
+from gridsim.salvo.evaluators import SalvoFastEvaluator, TimelineEvaluator, ens_of, regions_of
 from gridsim.salvo.plan import AttackPlan, plan_attack
 from gridsim.salvo.sampling import Hits, draw_hits, sample_draw
-from gridsim.salvo.stats import asset_table, summarise
+from gridsim.salvo.stats import asset_table, region_table, summarise
 
 DEFAULT_DRAWS, DEFAULT_SEED = 1000, 0
 #: draws per block when running until a standard error is reached
@@ -52,8 +52,10 @@ class SalvoRun:
     seed: int
     draws: pd.DataFrame                 # one row per draw (draws.csv)
     hits: np.ndarray                    # (draws, assets) True where the asset was hit
+    region_unserved: pd.DataFrame      # (draws, regions) unserved MW by region (the peak step with a timeline)
     summary: dict[str, Any] = field(default_factory=dict)
     assets: pd.DataFrame = field(default_factory=pd.DataFrame)
+    regions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def metric(self) -> str:
@@ -91,8 +93,12 @@ def run_salvo(scenario, *, draws: int | None = None, seed: int | None = None, wo
         if until_se is not None and _converged(pd.concat(frames), until_se):
             break
     table = pd.concat(frames, ignore_index=True)
-    run = SalvoRun(run_sc, plan, seed, table, np.array(hits, dtype=bool).reshape(len(table), len(plan.assets)))
-    run.assets = asset_table(plan, run.hits, table[run.metric].to_numpy(float))
+    by_region = pd.DataFrame(list(table.pop("_regions"))).fillna(0.0)
+    run = SalvoRun(run_sc, plan, seed, table, np.array(hits, dtype=bool).reshape(len(table), len(plan.assets)),
+                   by_region)
+    loss = table[run.metric].to_numpy(float)
+    run.assets = asset_table(plan, run.hits, loss)
+    run.regions = region_table(plan, run.hits, loss, by_region)
     run.summary = summarise(run, until_se=until_se, requested=n_max)
     return run
 
@@ -126,6 +132,7 @@ def _draw_rows(df: pd.DataFrame, block: list[tuple[int, Hits]], plan: AttackPlan
     if plan.timeline:
         out["ens_mwh"] = [ens_of(m) for m in rec["message"]]
     out["status"] = rec["status"].to_numpy()
+    out["_regions"] = [regions_of(m) for m in rec["message"]]
     return out
 
 

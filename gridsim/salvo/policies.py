@@ -161,7 +161,7 @@ def _step(node: Any, part: str) -> Any:
 
 def compare_policies(scenario, path: str, values: list[float], **kwargs) -> tuple[pd.DataFrame, dict]:
     """Statistics of each variant on common random numbers, and the loss vectors (label -> array)."""
-    variants = [(f"{path}={v:g}", with_value(scenario, path, v)) for v in values]
+    variants = [(f"{path.rsplit('.', 1)[-1]}={v:g}", with_value(scenario, path, v)) for v in values]
     pe = PolicyEvaluator(scenario, **kwargs)
     plans = [pe.plan_of(sc) for _, sc in variants]
     results = pe.many([p.intercept for p in plans], plans)

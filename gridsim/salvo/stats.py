@@ -69,19 +69,20 @@ def asset_table(plan, hits: np.ndarray, loss: np.ndarray) -> pd.DataFrame:
                                           na_position="last").reset_index(drop=True)
 
 
-def region_table(plan, hits: np.ndarray, loss: np.ndarray) -> pd.DataFrame:
-    """Per region: the probability that a draw hits at least one of its target assets, and the mean loss of
-    the draws that do."""
-    regions = sorted({a.region for a in plan.assets})
+def region_table(plan, hits: np.ndarray, loss: np.ndarray, unserved: pd.DataFrame) -> pd.DataFrame:
+    """Per region: its target assets, the probability that a draw hits at least one of them, and the mean
+    (with SEM) and p95 of the unserved MW *in the region* over the draws (``unserved``: draws x regions)."""
     ok = np.isfinite(loss)
+    regions = sorted({a.region for a in plan.assets} | set(unserved.columns))
     rows = []
     for r in regions:
         cols = [i for i, a in enumerate(plan.assets) if a.region == r]
-        h = hits[ok][:, cols].any(axis=1)
-        rows.append({"region": r, "hit_probability": float(h.mean()) if len(h) else 0.0,
-                     "mean_loss_if_hit": float(loss[ok][h].mean()) if h.any() else math.nan,
-                     "assets": len(cols)})
-    return pd.DataFrame(rows)
+        h = hits[ok][:, cols].any(axis=1) if cols else np.zeros(int(ok.sum()), dtype=bool)
+        mw = unserved[r].to_numpy(float)[ok] if r in unserved else np.zeros(int(ok.sum()))
+        d = describe(mw)
+        rows.append({"region": r, "target_assets": len(cols), "hit_probability": float(h.mean()) if len(h) else 0.0,
+                     "unserved_mw_mean": d["mean"], "unserved_mw_sem": d["sem"], "unserved_mw_p95": d["p95"]})
+    return pd.DataFrame(rows).sort_values("unserved_mw_mean", ascending=False, ignore_index=True)
 
 
 def summarise(run, *, until_se: float | None, requested: int) -> dict[str, Any]:
@@ -107,4 +108,5 @@ def summarise(run, *, until_se: float | None, requested: int) -> dict[str, Any]:
         rel = m["sem"] / m["mean"] if m["mean"] else (0.0 if m["sem"] == 0 else math.inf)
         out["until_se"] = {"target": until_se, "reached": bool(rel <= until_se), "relative_se": rel}
     out["assets"] = run.assets.head(50).to_dict(orient="records")
+    out["regions"] = run.regions.to_dict(orient="records")
     return out
