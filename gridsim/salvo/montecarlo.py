@@ -65,9 +65,10 @@ class SalvoRun:
 def run_salvo(scenario, *, draws: int | None = None, seed: int | None = None, workers: int | None = None,
               scheduler: str | None = None, out_dir: str | Path | None = None, resume: bool = False,
               until_se: float | None = None, progress: Progress | None = None, net=None,
-              evaluator=None) -> SalvoRun:
+              evaluator=None, block: int = BLOCK) -> SalvoRun:
     """Run the attack of ``scenario`` as a Monte Carlo; see the module docstring. ``until_se`` is a fraction
-    (0.01: stop once the standard error of the mean is 1 % of the mean)."""
+    (0.01: stop once the standard error of the mean is 1 % of the mean), checked after ``block`` draws and then
+    each time the number of draws has doubled."""
     from gridsim.batch.run import prepare_checked, run_cases
 
     n_max = int(draws or scenario.draws or DEFAULT_DRAWS)
@@ -80,7 +81,7 @@ def run_salvo(scenario, *, draws: int | None = None, seed: int | None = None, wo
     frames, hits = [], []
     done = 0
     while done < n_max:
-        stop = n_max if until_se is None else min(n_max, max(done + BLOCK, 2 * done))
+        stop = n_max if until_se is None else min(n_max, max(done + block, 2 * done))
         block = [(d, draw_hits(plan, sample_draw(plan, seed, d))) for d in range(done, stop)]
         cases = [_case(plan, d, h) for d, h in block]
         df = run_cases(run_sc, cases, evaluator=evaluator or evaluator_for(run_sc), workers=workers,

@@ -1,0 +1,233 @@
+"""Salvos against air defence (gridsim.salvo): the attack schema, per-draw streams, compounding hits, the
+Monte Carlo against exact answers (interception 1 and 0, enumeration of a small case), worker-count
+independence, kill-and-resume, common random numbers, greedy vs exhaustive air-defence placement, the CLI."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gridsim.cli import main
+from gridsim.errors import ScenarioError
+from gridsim.scenario import Outage, loads_scenario
+from gridsim.salvo.montecarlo import run_salvo
+from gridsim.salvo.plan import Asset, AttackPlan
+from gridsim.salvo.sampling import draw_hits, draw_rng, sample_draw
+
+HEAD = """name: test salvo
+network: dnipro-like
+solver: dc
+shedding: priority
+response: optimal
+"""
+SMALL = HEAD + """attack:
+  weapons:
+    - {type: cruise, count: 3}
+    - {type: drone, count: 4}
+  interception:
+    default: {cruise: 0.5, drone: 0.6}
+    defended:
+      - {region: Stolychna, cruise: 0.9, drone: 0.9}
+  targets:
+    - {select: {kind: substation, voltage_kv: 750}, weight: 2}
+    - {select: {kind: plant, fuel: coal}, weight: 1}
+  damage:
+    default: {derate: [0.0, 0.5]}
+    drone: {derate: [0.5, 0.9]}
+  air_defence_unit: {cruise: 0.95, drone: 0.95}
+seed: 11
+"""
+
+
+def scenario(text: str = SMALL, tmp_path: Path | None = None):
+    if tmp_path is None:
+        return loads_scenario(text)
+    path = tmp_path / "salvo.yaml"
+    path.write_text(text)
+    from gridsim.scenario import load_scenario
+
+    return load_scenario(path)
+
+
+# -- schema ----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("edit, line, words", [
+    (("drone: 0.6}", "dron: 0.6}"), 11, "unknown weapon type 'dron'; did you mean 'drone'?"),
+    (("count: 4}", "count: 40000}"), 9, "MAX_WEAPONS"),
+    (("weight: 1}", "weight: 1, derate: 0.5}"), 16, "a target takes no derate"),
+    (("fuel: coal}", "fuel: cole}"), 16, "did you mean 'coal'?"),
+    (("{derate: [0.0, 0.5]}", "{derate: 0.5}"), 18, "range `[low, high]`"),
+    (("seed: 11", "seed: 11\ndraws: 0"), 22, "MAX_DRAWS"),
+    (("{type: drone, count: 4}", "{type: cruise, count: 4}"), 7, "listed twice"),
+])
+def test_bad_attack_input_is_located_and_explained(edit, line, words):
+    with pytest.raises(ScenarioError) as info:
+        loads_scenario(SMALL.replace(*edit), source="s.yaml")
+    assert info.value.line == line and words in info.value.message, str(info.value)
+
+
+def test_draws_need_an_attack_and_every_type_needs_a_default():
+    with pytest.raises(ScenarioError, match="add an `attack:` block"):
+        loads_scenario("name: x\ndraws: 10\n")
+    with pytest.raises(ScenarioError, match="no probability for weapon type 'drone'"):
+        loads_scenario(SMALL.replace("default: {cruise: 0.5, drone: 0.6}", "default: {cruise: 0.5}"))
+
+
+def test_unknown_region_of_a_defended_zone_names_the_known_ones():
+    sc = scenario(SMALL.replace("region: Stolychna", "region: Stolychnaa"))
+    with pytest.raises(ScenarioError, match="did you mean 'Stolychna'"):
+        run_salvo(sc, draws=1, workers=1)
+
+
+# -- sampling ----------------------------------------------------------------------------------------------------
+def test_a_draws_stream_is_the_seed_sequences_spawned_child():
+    child = np.random.SeedSequence(7).spawn(5)[3]
+    expected = np.random.Generator(np.random.PCG64(child)).random(6)
+    assert np.array_equal(draw_rng(7, 3).random(6), expected)
+    assert not np.array_equal(draw_rng(7, 2).random(6), expected)
+
+
+def _toy_plan(p_intercept: float, derate=(0.5, 0.5)) -> AttackPlan:
+    assets = (Asset("plant", "P", "R"), Asset("substation", "S", "R"))
+    return AttackPlan(("t",), np.zeros(3, dtype=np.int64), assets, np.array([1.0, 0.0]),
+                      np.full((1, 2), p_intercept), np.array([derate]), np.array([[10.0, 30.0]]), 0.0, True)
+
+
+def test_hits_on_one_asset_compound_as_the_product_of_remaining_fractions():
+    plan = _toy_plan(0.0)
+    hits = draw_hits(plan, sample_draw(plan, 1, 0))
+    assert hits.n_through == 3 and list(hits.assets) == [0]
+    assert hits.remaining[0] == pytest.approx(0.125)
+    sample = sample_draw(plan, 1, 0)
+    assert hits.repair_h[0] == pytest.approx(sample.repair_h.max())         # back when the last repair is done
+    (item,) = hits.outage_items(plan)
+    assert item == {"plant": "P", "derate": 0.125, "repair_h": round(float(sample.repair_h.max()), 6)}
+
+
+def test_a_better_air_defence_only_removes_hits():
+    plan = _toy_plan(0.3, derate=(0.0, 0.9))
+    for d in range(50):
+        s = sample_draw(plan, 5, d)
+        weak, strong = draw_hits(plan, s), draw_hits(plan, s, np.full((1, 2), 0.7))
+        assert strong.n_through <= weak.n_through
+        assert np.all(strong.remaining >= weak.remaining - 1e-12) if len(strong.assets) == len(weak.assets) else True
+
+
+# -- the Monte Carlo against exact answers -------------------------------------------------------------------------
+def test_interception_one_gives_zero_loss_in_every_draw():
+    sc = scenario(SMALL.replace("default: {cruise: 0.5, drone: 0.6}", "default: {cruise: 1.0, drone: 1.0}"))
+    run = run_salvo(sc, draws=25, workers=1)
+    assert len(run.draws) == 25 and run.summary["draws"] == 25
+    assert (run.draws["weapons_through"] == 0).all() and not run.hits.any()
+    assert (run.draws["unserved_mw"].abs() < 1e-6).all()
+    assert run.summary["unserved_mw"]["max"] < 1e-6 and run.summary["p_any_loss"] == 0.0
+
+
+ONE_TARGET = HEAD + """attack:
+  weapons: [{type: cruise, count: 2}]
+  interception: {default: {cruise: 0.0}}
+  targets: [{substation: Dubravsk}]
+draws: 12
+seed: 3
+outages:
+  - plant: Ozerna TPP
+"""
+
+
+def test_interception_zero_hits_the_one_target_in_every_draw_as_simulate_does():
+    from gridsim.simulate import simulate
+
+    sc = scenario(ONE_TARGET)
+    run = run_salvo(sc, workers=1)
+    assert len(run.draws) == 12 and run.hits.all() and (run.draws["weapons_through"] == 2).all()
+    alone = sc.model_copy(update={"attack": None, "draws": None, "seed": None,
+                                  "outages": [*sc.outages, Outage(kind="substation", target="Dubravsk")]})
+    expected = simulate(alone).summary
+    assert expected["unserved_mw"] > 100      # the scenario outage is present in every draw, with the hit
+    assert np.allclose(run.draws["unserved_mw"], expected["unserved_mw"], atol=1e-6)
+    assert np.allclose(run.draws["critical_unserved_mw"], expected["critical_unserved_mw"], atol=1e-6)
+    assert run.assets.loc[0, "hit_probability"] == 1.0
+
+
+ENUM = HEAD + """attack:
+  weapons: [{type: cruise, count: 1}, {type: drone, count: 1}]
+  interception: {default: {cruise: 0.4, drone: 0.2}}
+  targets:
+    - {substation: Dubravsk, weight: 1}
+    - {plant: Chornozem TPP, weight: 3}
+  damage: {default: {derate: [0.0, 0.0]}}
+draws: 400
+seed: 5
+outages:
+  - plant: Berezhna NPP
+"""
+
+
+def test_mean_agrees_with_exact_enumeration_within_three_standard_errors():
+    from gridsim.simulate import simulate
+
+    sc = scenario(ENUM)
+    run = run_salvo(sc, workers=1)
+    # each weapon: intercepted, or through to Dubravsk (1/4) or to Chornozem TPP (3/4)
+    outcomes = {"cruise": [(0.4, None), (0.6 * 0.25, "S"), (0.6 * 0.75, "P")],
+                "drone": [(0.2, None), (0.8 * 0.25, "S"), (0.8 * 0.75, "P")]}
+    items = {"S": Outage(kind="substation", target="Dubravsk"), "P": Outage(kind="plant", target="Chornozem TPP")}
+    base = sc.model_copy(update={"attack": None, "draws": None, "seed": None})
+    loss: dict[frozenset, float] = {}
+    exact = 0.0
+    for (pa, a), (pb, b) in itertools.product(outcomes["cruise"], outcomes["drone"]):
+        hit = frozenset(x for x in (a, b) if x)
+        if hit not in loss:
+            loss[hit] = simulate(base.model_copy(update={"outages": [*base.outages, *(items[h] for h in sorted(hit))]})).summary[
+                "unserved_mw"]
+        exact += pa * pb * loss[hit]
+    s = run.summary["unserved_mw"]
+    assert len({round(v, 3) for v in loss.values()}) == 3 and exact > 100   # the states differ: it can fail
+    assert abs(s["mean"] - exact) < 3 * s["sem"], (s, exact)
+
+
+def test_the_fast_evaluator_gives_simulates_numbers_on_salvo_draws():
+    from gridsim.batch.cases import CaseSpec, SimulateEvaluator
+    from gridsim.salvo.evaluators import SalvoFastEvaluator
+    from gridsim.salvo.plan import plan_attack
+    from gridsim.simulate import prepare_network
+
+    sc = scenario()
+    net = prepare_network(sc)
+    plan = plan_attack(sc, net)
+    fast, ref = SalvoFastEvaluator(sc, net), SimulateEvaluator(sc, net)
+    for d in range(6):
+        case = CaseSpec(f"d{d}", draw_hits(plan, sample_draw(plan, 11, d)).outage_items(plan))
+        a, b = fast.evaluate(case), ref.evaluate(case)
+        assert a["unserved_mw"] == pytest.approx(b["unserved_mw"], abs=1e-3)
+        assert a["critical_unserved_mw"] == pytest.approx(b["critical_unserved_mw"], abs=1e-3)
+
+
+def test_same_numbers_for_any_number_of_workers_and_region_sums_match():
+    sc = scenario()
+    one = run_salvo(sc, draws=30, workers=1)
+    two = run_salvo(sc, draws=30, workers=2)
+    cols = ["draw", "weapons_through", "assets_hit", "hit"]
+    assert one.draws[cols].equals(two.draws[cols])            # the same draws, exactly
+    # the same numbers, to the last digits the warm-started LP leaves to the order a worker solves cases in
+    for col in ("unserved_mw", "critical_unserved_mw"):
+        assert np.allclose(one.draws[col], two.draws[col], rtol=0, atol=1e-6)
+    assert one.summary["unserved_mw"] == pytest.approx(two.summary["unserved_mw"], abs=1e-6)
+    assert one.draws["unserved_mw"].std() > 0
+    assert np.allclose(one.region_unserved.sum(axis=1), one.draws["unserved_mw"], atol=1e-3)
+
+
+def test_until_se_stops_once_the_relative_standard_error_is_reached():
+    run = run_salvo(scenario(), draws=1000, workers=1, until_se=0.5, block=15)
+    assert len(run.draws) == 15 and run.summary["until_se"]["reached"]
+    assert run.summary["until_se"]["relative_se"] <= 0.5
