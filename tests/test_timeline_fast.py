@@ -45,7 +45,8 @@ def test_the_fast_steps_are_used_where_they_apply():
     assert not isinstance(_Runner(sc, runner.base, cache=True, fast=False)._solve(20, [], set()), StepValues)
 
 
-@pytest.mark.parametrize("name", ["dnipro-hydro-strike.yaml", "winter-salvo-repairs.yaml"])
+@pytest.mark.parametrize("name", ["dnipro-hydro-strike.yaml",
+                                  pytest.param("winter-salvo-repairs.yaml", marks=pytest.mark.slow)])
 def test_shipped_timelines_equal_the_simulate_timelines(name):
     sc = load_scenario(SCENARIOS / name)
     if getattr(sc, "restoration", None) is not None:
@@ -78,7 +79,8 @@ def _random_outages(net, rng) -> list[dict]:
     return out
 
 
-@pytest.mark.parametrize("seed", [4, 7, 9])     # 7 and 9 shed for the network (the LP), 4 islands
+@pytest.mark.parametrize("seed", [7, *(pytest.param(s, marks=pytest.mark.slow) for s in (4, 9))])
+# 7 and 9 shed for the network (the LP); 4 splits the grid
 def test_random_multi_asset_timelines_on_the_builtin_grid(seed):
     net = build_network("dnipro-like")
     rng = np.random.default_rng(seed)
