@@ -54,6 +54,9 @@ class Result:
       (``asset``, ``crew``, ``strike_h``, ``start_h``, ``end_h``, ``work_h``, ``mw_back_at_peak``), and
       ``restoration_compare``: total demand, served and unserved per step under the chosen, greedy and listed
       orders.
+    - ``hydro`` (timelines on a network with a river, ``gridsim.water``): one row per river plant and step:
+      ``plant``, ``time_h``, ``p_mw``, ``discharge_m3s``, ``inflow_m3s`` (natural plus arriving from upstream),
+      ``spill_m3s``, ``storage_hm3`` (end of step), ``pump_mw``.
 
     ``summary`` is the JSON-ready dict written to summary.json.
     """
@@ -74,6 +77,7 @@ class Result:
     baseline_timeline: pd.DataFrame = field(default_factory=pd.DataFrame)
     restoration: pd.DataFrame = field(default_factory=pd.DataFrame)
     restoration_compare: pd.DataFrame = field(default_factory=pd.DataFrame)
+    hydro: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     # -- convenience -------------------------------------------------------------------------------------
     @property
@@ -110,7 +114,8 @@ class Result:
         }
         for fname, df in (("cascade.csv", self.cascade_steps), ("timeline.csv", self.timeline),
                           ("timeline_baseline.csv", self.baseline_timeline), ("restoration.csv", self.restoration),
-                          ("restoration_orders.csv", self.restoration_compare)):
+                          ("restoration_orders.csv", self.restoration_compare),
+                          ("hydro.csv", self.hydro)):
             if len(df):
                 tables[fname] = df
             elif (outdir / fname).exists():

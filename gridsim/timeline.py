@@ -34,6 +34,7 @@ from gridsim.simulate import prepare_network, simulate
 from gridsim.solvers.response import PRIORITY_WEIGHTS   # the optimal response's: critical loads count most
 from gridsim.timeline_summary import events_of, timeline_summary
 from gridsim.topology import find_islands
+from gridsim.water import plan_water
 
 Progress = Callable[[int, int], None]
 TIMELINE_COLUMNS = ["step", "time_h", "region", "demand_mw", "served_mw", "unserved_mw",
@@ -97,6 +98,7 @@ def simulate_timeline(scenario, net=None, progress: Progress | None = None,
     baseline = _baseline_outages(scenario)
     runner = _Runner(scenario, base, cache, fast)
     combined, peak = runner.run([*baseline, *scenario.outages], progress)
+    water = runner.water
     base_table = pd.DataFrame()
     if baseline:
         base_table, _ = runner.run(baseline, None, full_peak=False)
@@ -105,6 +107,8 @@ def simulate_timeline(scenario, net=None, progress: Progress | None = None,
     summary["solved_steps"] = runner.solved
     peak.summary = {**peak.summary, **summary}
     peak.timeline, peak.baseline_timeline = combined, base_table
+    if water is not None:
+        peak.summary["water"], peak.hydro = water.summary, water.hydro
     return peak
 
 
@@ -138,6 +142,7 @@ class _Runner:
         self.topology: dict = {}
         self.matches: dict = {}
         self.solved = 0
+        self.water = None          # the water plan of the current run (gridsim.water; networks with a river)
         self.load_region = base.load["region"].astype(str).to_numpy() if "region" in base.load else None
 
     def states(self, outages: list):
@@ -156,7 +161,10 @@ class _Runner:
 
     def run(self, outages: list, progress: Progress | None, full_peak: bool = True):
         rows, peak_mw, peak_args = [], -1.0, None
-        for k, t, active, forced in self.states(outages):
+        self.water = None
+        states = list(self.states(outages))
+        self.water = plan_water(self, states, self.matches[tuple(o.label for o in outages)])
+        for k, t, active, forced in states:
             result = self._solve(k, active, forced)
             rows.append(self._rows(k, t, result))
             if result.summary["unserved_mw"] > peak_mw + 1e-9:
@@ -175,12 +183,14 @@ class _Runner:
                 factor[self.load_region == region] = float(values[k])
         return factor
 
-    def _demand_key(self, k: int):
+    def _demand_key(self, k: int, water: bool = True):
         if self.profile.by_region:
-            return tuple(np.round(self._demand_factor(k), 9))
-        return round(float(self.profile.total[k]), 9)
+            key = tuple(np.round(self._demand_factor(k), 9))
+        else:
+            key = round(float(self.profile.total[k]), 9)
+        return key if self.water is None or not water else (key, self.water.key(k))   # the plan's units too
 
-    def _step_net(self, k: int):
+    def _step_net(self, k: int, water: bool = True):
         """The prepared network with step ``k``'s demand (tables copied where changed)."""
         net = copy.copy(self.base)
         load = self.base.load.copy()
@@ -189,6 +199,8 @@ class _Runner:
         load["q_mvar"] = load["q_mvar"].to_numpy() * factor
         net["load"] = load
         net["gen"] = self.base.gen.copy()
+        if water and self.water is not None:
+            self.water.apply(net, k)       # river units: the plan's output is their capacity
         return net
 
     def _connected(self, k: int, active: list) -> set:
@@ -254,8 +266,9 @@ class _Runner:
 
     def _solve_fast(self, k: int, active: list, forced: set, step_availability: dict):
         fs, before = self.fast_steps, self.fast_steps.solved
-        out = fs.solve(_state_key(active), [o for _, o in active], forced, self._demand_key(k),
-                       self._demand_factor(k), {**(self.scenario.availability or {}), **step_availability})
+        out = fs.solve(_state_key(active), [o for _, o in active], forced, self._demand_key(k, water=False),
+                       self._demand_factor(k), {**(self.scenario.availability or {}), **step_availability},
+                       None if self.water is None else self.water.scales(k))
         self.solved += fs.solved - before
         return out
 

@@ -149,10 +149,13 @@ class FastSteps:
         return ev
 
     def solve(self, key, outages: list, forced: set, demand_key, factor: np.ndarray,
-              availability: dict) -> StepValues:
+              availability: dict, scale: dict | None = None) -> StepValues:
         """The step's numbers for damage ``outages`` (state ``key``), units ``forced`` out, demand ``factor``
-        per load and the ``availability`` in force (cached by the whole state)."""
-        full_key = (key, frozenset(forced), demand_key, tuple(sorted(availability.items())))
+        per load and the ``availability`` in force (cached by the whole state); ``scale`` (gen index -> factor)
+        multiplies some units' capacity (a water plan's output, ``gridsim.water``)."""
+        scale = scale or {}
+        full_key = (key, frozenset(forced), demand_key, tuple(sorted(availability.items())),
+                    tuple(sorted(scale.items())))
         hit = self.cache.get(full_key)
         if hit is not None:
             return hit
@@ -164,6 +167,9 @@ class FastSteps:
             cap = cap.copy()
             for pos, d in derated:        # apply_outages: min(before, prepared capacity * derate)
                 cap[pos] = np.minimum(cap[pos], self.capacity(availability)[pos] * d)
+        if scale:
+            cap = cap.copy()
+            cap[pm.gen_position(list(scale))] *= np.array(list(scale.values()), dtype=float)
         gen_out = masks.gen_out
         if forced:
             extra = pm.gen_position(sorted(forced))

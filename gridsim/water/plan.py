@@ -1,0 +1,202 @@
+"""The water plan of a timeline: each step's damaged network as a DC block, the river coupling them, one LP.
+
+``plan_timeline(runner, states)`` builds every step's network exactly as the timeline's snapshot does
+(demand of the step, units restarting out, the step's availability, the outages in force), turns it into
+the optimal response's DC load-shed LP (``gridsim.solvers.optimal``), couples the steps through the river
+(``gridsim.water.lp``) and solves once. The plan gives each river unit its output per step; the timeline then
+runs each step's snapshot with that output as the unit's available capacity (``WaterPlan.apply``), so the
+snapshot can never use more water than the plan released, and in DC the timeline's energy not served equals
+the plan's.
+
+Pumping: operators never pump while demand goes unserved; a plan that does so at some step is solved again
+with pumping barred there (at most ``PUMP_ROUNDS`` times). So the snapshot of a pumping step (which does not
+show the pump's load) serves everything, as the plan does.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from gridsim.dispatch import apply_availability, unit_cost
+from gridsim.outages import apply_outages
+from gridsim.solvers.dcmodel import build_dc_model
+from gridsim.solvers.optimal import COST_EPSILON, _assemble, _island, _weights
+from gridsim.solvers.response import PRIORITY_WEIGHTS
+from gridsim.water.lp import RiverInputs, StepBlock, solve_water_lp
+from gridsim.water.river import inflow_series, river_table
+
+#: times a plan is solved again with pumping barred where it pumped while shedding
+PUMP_ROUNDS = 4
+#: MW below which a step counts as fully served, and pumping as none
+TOL_MW = 1e-6
+HYDRO_COLUMNS = ["plant", "time_h", "p_mw", "discharge_m3s", "inflow_m3s", "spill_m3s", "storage_hm3", "pump_mw"]
+
+
+@dataclass
+class WaterPlan:
+    """What the plan decided: per step, each river unit's output (MW) and the capacity the LP saw for it."""
+
+    river: pd.DataFrame
+    hydro: pd.DataFrame                   # HYDRO_COLUMNS, one row per plant and step
+    unit_mw: list[dict[int, tuple[float, float]]]   # per step: gen index -> (planned MW, capacity in the LP)
+    unserved_mw: np.ndarray               # per step, the plan's unserved demand (MW)
+    step_h: float
+    status: str
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def ens_mwh(self) -> float:
+        return float(self.unserved_mw.sum() * self.step_h)
+
+    def apply(self, net, k: int) -> None:
+        """Make step ``k``'s planned output the river units' capacity in ``net`` (a step network whose ``gen``
+        table is its own copy): their nameplate is scaled by planned / capacity, so the availability and
+        derates the snapshot applies on top land exactly on the planned MW."""
+        if not self.unit_mw or "p_nameplate_mw" not in net.gen:
+            return
+        for g, scale in self.scales(k).items():
+            net.gen.at[g, "p_nameplate_mw"] = float(net.gen.at[g, "p_nameplate_mw"]) * scale
+
+    def scales(self, k: int) -> dict[int, float]:
+        """Per river unit (gen index) at step ``k``: planned output over the capacity the plan saw (0..1)."""
+        return {g: (min(1.0, max(0.0, p / cap)) if cap > TOL_MW else 0.0) for g, (p, cap) in self.unit_mw[k].items()}
+
+    def key(self, k: int) -> tuple:
+        """What the plan sets at step ``k``, for the timeline's state cache."""
+        return tuple(sorted((g, round(p, 6)) for g, (p, _) in self.unit_mw[k].items()))
+
+
+def dam_status(river: pd.DataFrame, states: list, matches: list) -> np.ndarray:
+    """(plants, steps): False where a ``dam:`` outage is in force."""
+    pos = {p: i for i, p in enumerate(river["plant"])}
+    ok = np.ones((len(river), len(states)), dtype=bool)
+    for k, (active, _) in enumerate(states):
+        for i, o in active:
+            if o.kind != "dam":
+                continue
+            for m in matches[i]:
+                ok[pos[m.asset], k] = False
+    return ok
+
+
+def plan_timeline(runner, states: list, matches: list) -> WaterPlan:
+    """The water plan of one run of the timeline: ``states`` is, per step, (active outages, forced units)."""
+    t0 = time.perf_counter()
+    river = river_table(runner.base)
+    sc = runner.scenario
+    blocks, caps = [], []
+    weights = PRIORITY_WEIGHTS if sc.shedding == "priority" else None
+    cost = unit_cost(runner.base)
+    scale = COST_EPSILON * (min(weights.values()) if weights else 1.0) / max(float(cost.max()), 1e-9)
+    models: dict = {}
+    nets: dict = {}
+    base_p = runner.base.load["p_mw"].astype(float)
+    for k, (active, forced) in enumerate(states):
+        key = (tuple(sorted((o.label, -1.0 if o.derate is None else float(o.derate)) for _, o in active)),
+               frozenset(forced))
+        net_key = (key, tuple(sorted(runner._availability(k).items())))
+        if net_key not in nets:        # demand aside, a step's network depends on the damage and the sun
+            nets[net_key] = step_network(runner, k, active, forced)
+        damaged = nets[net_key]
+        if key not in models:
+            models[key] = build_dc_model(damaged, rating=getattr(sc, "rating", "rate_a"),
+                                         emergency_factor=getattr(sc, "emergency_factor", 1.0))
+        demand = base_p * runner._demand_factor(k)
+        block, cap = step_block(damaged, models[key], river, weights, cost * scale, demand)
+        blocks.append(block)
+        caps.append(cap)
+    inputs = RiverInputs(river, inflow_series(river, runner.n, runner.dt), dam_status(river, states, matches),
+                         runner.dt)
+    result, rounds = solve_barring_pumps(blocks, inputs, scale)
+    return _plan_of(river, blocks, caps, inputs, result, {"lp_rounds": rounds,
+                                                          "plan_s": time.perf_counter() - t0,
+                                                          "lp_solve_s": result.solve_time_s})
+
+
+def solve_barring_pumps(blocks: list[StepBlock], inputs: RiverInputs, scale: float):
+    """Solve; where the plan pumps while shedding, bar pumping there and solve again."""
+    inputs.pump_off = np.zeros(inputs.dam_ok.shape, dtype=bool)
+    for rounds in range(1, PUMP_ROUNDS + 2):
+        result = solve_water_lp(blocks, inputs, scale)
+        if not result.ok:
+            return result, rounds
+        bad = (result.water[:, :, 3].T > TOL_MW) & (result.shed_mw[None, :] > TOL_MW)
+        if not bad.any() or rounds > PUMP_ROUNDS:
+            return result, rounds
+        inputs.pump_off |= bad | (result.shed_mw[None, :] > TOL_MW)
+    return result, rounds
+
+
+def step_network(runner, k: int, active: list, forced: set):
+    """Step ``k``'s damaged network, built as the timeline's snapshot builds it (without any water plan)."""
+    net = runner._step_net(k, water=False)
+    if forced:
+        net.gen.loc[sorted(forced), "in_service"] = False
+    availability = {**(runner.scenario.availability or {}), **runner._availability(k)}
+    damaged, _ = apply_outages(apply_availability(net, availability), [o for _, o in active])
+    return damaged
+
+
+def step_block(net, model, river: pd.DataFrame, weights, gcost: pd.Series,
+               demand_mw: pd.Series | None = None) -> tuple[StepBlock, dict]:
+    """The DC load-shed LP of one damaged network, and per river unit in it (gen index): its column in the
+    block and its capacity (MW). ``demand_mw`` (per load) replaces the network's ``load.p_mw``."""
+    load_p = net.load["p_mw"].astype(float) if demand_mw is None else demand_mw
+    isl = _island(model, None)
+    gens, loads = isl["gens"], isl["loads"]
+    gen_index = model.gen_index[gens]
+    cap = np.maximum(np.nan_to_num(net.gen["max_p_mw"].reindex(gen_index).to_numpy(float)), 0.0)
+    demand = np.maximum(load_p.reindex(model.load_index[loads]).to_numpy(float), 0.0)
+    w = _weights(net, model.load_index[loads], weights)
+    c_g = np.nan_to_num(gcost.reindex(gen_index).to_numpy(float))
+    problem = _assemble(model, isl, demand, cap, w, c_g)
+    plant_of = net.gen["plant"].astype(str).reindex(gen_index).to_numpy() if "plant" in net.gen else []
+    unit_cols, pump_row, caps = [], [], {}
+    n_bus = len(isl["buses"])
+    local = np.full(model.n_bus, -1, dtype=np.int64)
+    local[isl["buses"]] = np.arange(n_bus)
+    for plant in river["plant"]:
+        pos = np.flatnonzero(np.asarray(plant_of) == plant)
+        unit_cols.append(n_bus + pos)
+        pump_row.append(int(local[model.gen_bus[gens[pos[0]]]]) if len(pos) else -1)
+        caps.update({int(gen_index[p]): (int(n_bus + p), float(cap[p])) for p in pos})
+    total = float(load_p[net.load["in_service"].astype(bool)].sum())
+    unmodelled = max(0.0, total - float(demand.sum()))
+    if problem is None:
+        empty = np.zeros(0)
+        block = StepBlock(empty, sp.csr_matrix((0, 0)), empty, empty, empty, empty,
+                          0, slice(0, 0), empty, [np.zeros(0, int) for _ in unit_cols], [-1] * len(unit_cols),
+                          unmodelled)
+        return block, caps
+    c, constraint, bounds = problem
+    block = StepBlock(c, constraint.A.tocsr(), constraint.lb, constraint.ub, bounds.lb, bounds.ub, n_bus,
+                      slice(n_bus + len(cap), n_bus + len(cap) + len(demand)), demand, unit_cols, pump_row,
+                      unmodelled)
+    return block, caps
+
+
+def _plan_of(river, blocks, caps, inputs: RiverInputs, result, info: dict) -> WaterPlan:
+    n_t, dt = len(blocks), inputs.step_h
+    unit_mw: list[dict] = []
+    rows = []
+    for x, step_caps in zip(result.x, caps):
+        unit_mw.append({g: (float(np.clip(x[col], 0.0, cap)), cap) for g, (col, cap) in step_caps.items()})
+    water = result.water
+    for i, plant in enumerate(river["plant"]):
+        k = float(river["mw_per_m3s"].iat[i])
+        rows.append(pd.DataFrame({
+            "plant": plant, "time_h": np.arange(n_t) * dt, "p_mw": water[:, i, 0] * k,
+            "discharge_m3s": water[:, i, 0], "inflow_m3s": result.inflow_m3s[i], "spill_m3s": water[:, i, 1],
+            "storage_hm3": water[:, i, 2], "pump_mw": water[:, i, 3]}))
+    hydro = pd.concat(rows, ignore_index=True)[HYDRO_COLUMNS] if rows else pd.DataFrame(columns=HYDRO_COLUMNS)
+    summary = {"status": result.status, "energy_not_served_mwh": float(result.unserved_mw.sum() * dt), **info,
+               "spill_hm3": {p: float(g["spill_m3s"].sum() * dt * 3600 / 1e6)
+                             for p, g in hydro.groupby("plant", sort=False)},
+               "hydro_energy_mwh": float(hydro["p_mw"].sum() * dt),
+               "pumping_energy_mwh": float(hydro["pump_mw"].sum() * dt)}
+    return WaterPlan(river, hydro, unit_mw, result.unserved_mw, dt, result.status, summary)
