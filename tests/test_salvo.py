@@ -231,3 +231,163 @@ def test_until_se_stops_once_the_relative_standard_error_is_reached():
     run = run_salvo(scenario(), draws=1000, workers=1, until_se=0.5, block=15)
     assert len(run.draws) == 15 and run.summary["until_se"]["reached"]
     assert run.summary["until_se"]["relative_se"] <= 0.5
+
+
+# -- kill and resume ------------------------------------------------------------------------------------------------
+def _rows(db: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def test_a_killed_run_resumes_to_the_same_statistics(tmp_path):
+    path = tmp_path / "salvo.yaml"
+    path.write_text(SMALL)
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "gridsim", "run", str(path), "--draws", "120", "--workers", "1", "-o", str(out),
+           "-q", "--no-report"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent.parent),
+                                                         os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while _rows(out / "results.sqlite") < 16 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    killed_at = _rows(out / "results.sqlite")
+    assert proc.returncode == -signal.SIGKILL and 16 <= killed_at < 120, killed_at
+    assert not (out / "summary.json").exists()
+    with sqlite3.connect(out / "results.sqlite") as conn:
+        before = dict(conn.execute("SELECT case_id, written_at FROM results"))
+
+    assert main(["run", str(path), "--draws", "120", "--workers", "1", "-o", str(out), "-q", "--no-report",
+                 "--resume"]) == 0
+    with sqlite3.connect(out / "results.sqlite") as conn:
+        rows = dict(conn.execute("SELECT case_id, written_at FROM results"))
+    assert len(rows) == 120 and all(rows[k] == v for k, v in before.items())   # finished draws not run again
+    clean = tmp_path / "clean"
+    assert main(["run", str(path), "--draws", "120", "--workers", "1", "-o", str(clean), "-q", "--no-report"]) == 0
+    resumed, fresh = (json.loads((d / "summary.json").read_text()) for d in (out, clean))
+    assert resumed["draws"] == fresh["draws"] == 120
+    for key in ("unserved_mw", "critical_unserved_mw"):
+        assert resumed[key] == pytest.approx(fresh[key], abs=1e-6)
+    assert (out / "draws.csv").read_text().count("\n") == 121
+
+
+# -- common random numbers, compare, defend ---------------------------------------------------------------------
+def test_compare_variants_share_their_draws():
+    from gridsim.salvo.policies import compare_policies
+
+    table, losses = compare_policies(scenario(), "interception.default.cruise", [0.0, 0.5, 1.0], draws=40,
+                                     workers=1)
+    assert list(table["variant"]) == ["cruise=0", "cruise=0.5", "cruise=1"]
+    means = table["unserved_mw_mean"].to_numpy()
+    assert means[0] > means[1] > means[2]
+    # on common random numbers a better defence never makes a draw worse by more than the grid's own
+    # non-monotonicity; here every draw's difference is tiny next to the spread across draws
+    diff = losses["cruise=1"] - losses["cruise=0"]
+    assert table.loc[2, "difference_sem"] < losses["cruise=0"].std() / np.sqrt(40)
+    assert diff.mean() < 0
+    base = run_salvo(scenario(SMALL.replace("cruise: 0.5, drone", "cruise: 0.0, drone")), draws=40, workers=1)
+    assert np.allclose(base.draws["unserved_mw"], losses["cruise=0"], atol=1e-6)   # the same draws as a run
+
+
+def test_compare_rejects_what_it_cannot_set():
+    from gridsim.salvo.policies import parse_compare, with_value
+
+    with pytest.raises(ScenarioError, match="KEY=V1,V2"):
+        parse_compare("interception.default.cruise")
+    with pytest.raises(ScenarioError, match="cannot set attack.interception.default.cruse"):
+        with_value(scenario(), "interception.default.cruse", 0.5)
+    with pytest.raises(ScenarioError, match="from 0 to 1"):
+        with_value(scenario(), "interception.default.cruise", 1.5)
+    assert with_value(scenario(), "weapons.drone", 9).attack.weapons[1].count == 9
+
+
+DEFEND = HEAD + """attack:
+  weapons: [{type: cruise, count: 4}]
+  interception: {default: {cruise: 0.3}}
+  targets:
+    - {substation: Dubravsk, weight: 1}
+    - {substation: Velykohrad, weight: 1}
+    - {plant: Chornozem TPP, weight: 1}
+    - {substation: Kalynivsk, weight: 1}
+  damage: {default: {derate: [0.0, 0.0]}}
+  air_defence_unit: {cruise: 0.9}
+draws: 60
+seed: 2
+outages:
+  - plant: Berezhna NPP
+"""
+
+
+def test_greedy_placement_against_exhaustive_on_a_small_case():
+    from gridsim.salvo.defend import exhaustive_defence, greedy_defence
+
+    sc = scenario(DEFEND)
+    greedy = greedy_defence(sc, 2, candidates_kind="substations", keep_going=True, workers=1)
+    best, best_value, table = exhaustive_defence(sc, 2, candidates_kind="substations", workers=1)
+    assert len(table) == 3 and table["mean"].is_monotonic_increasing   # C(3, 2) placements, sorted
+    assert list(greedy.table["unit"]) == [1, 2]
+    greedy_value = float(greedy.table["mean_after"].iloc[-1])
+    assert greedy_value >= best_value - 1e-9          # exhaustive is the optimum on the same draws
+    assert sorted(greedy.placed) == sorted(best)      # and greedy finds it here
+    assert (greedy.table["reduction"] > 0).all() and (greedy.table["reduction_se"] > 0).all()
+    assert greedy.table["mean_before"].iloc[0] == pytest.approx(greedy.baseline)
+
+
+def test_greedy_stops_early_when_the_choice_is_not_clear():
+    from gridsim.salvo.defend import greedy_defence
+
+    sc = scenario(DEFEND.replace("draws: 60", "draws: 6"))
+    d = greedy_defence(sc, 3, candidates_kind="substations", workers=1)
+    assert len(d.table) < 3 and ("not significantly" in d.stopped or "no candidate reduces" in d.stopped)
+
+
+# -- command line ---------------------------------------------------------------------------------------------
+def test_cli_run_writes_the_monte_carlo_outputs(tmp_path):
+    path = tmp_path / "salvo.yaml"
+    path.write_text(SMALL)
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--draws", "20", "--workers", "1", "-o", str(out), "-q",
+                 "--compare", "interception.default.drone=0.3,0.9"]) == 0
+    for name in ("summary.json", "draws.csv", "assets.csv", "regions.csv", "compare.csv", "exceedance.png",
+                 "compare.png", "salvo-map.png", "report.html", "results.sqlite", "cases.csv"):
+        assert (out / name).exists(), name
+    s = json.loads((out / "summary.json").read_text())
+    assert s["draws"] == 20 and set(s["unserved_mw"]) == {"mean", "sem", "p50", "p90", "p95", "p99", "max"}
+    assert s["unserved_mw"]["p50"] <= s["unserved_mw"]["p95"] <= s["unserved_mw"]["max"]
+    assert len(s["compare"]) == 2
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 3 and "substation: " in html and "<script" not in html
+
+
+def test_cli_monte_carlo_options_need_an_attack(tmp_path, capsys):
+    path = tmp_path / "plain.yaml"
+    path.write_text(HEAD)
+    assert main(["run", str(path), "--draws", "5", "-o", str(tmp_path / "o")]) == 2
+    assert "--draws applies to scenarios with an `attack:` block" in capsys.readouterr().err
+    assert main(["run", str(tmp_path / "x.yaml"), "--until-se", "2%"]) == 2
+    with pytest.raises(SystemExit):
+        main(["run", str(path), "--until-se", "150%"])
+
+
+def test_cli_defend_writes_its_table_and_figure(tmp_path):
+    path = tmp_path / "defend.yaml"
+    path.write_text(DEFEND)
+    out = tmp_path / "d"
+    assert main(["defend", str(path), "--units", "2", "--candidates", "substations", "--workers", "1",
+                 "-o", str(out), "--keep-going"]) == 0
+    table = (out / "defence.csv").read_text().splitlines()
+    assert table[0].startswith("unit,placed,mean_before,mean_after,reduction,reduction_se") and len(table) == 3
+    assert (out / "defence.png").stat().st_size > 1000
+    assert main(["defend", str(path), "--units", "1", "--metric", "ens", "-o", str(out)]) == 2
