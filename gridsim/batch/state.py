@@ -1,6 +1,7 @@
 """Islands and balance of one case on the prepared model, vectorised.
 
-The same rules as ``gridsim.topology.find_islands`` and ``gridsim.balance.balance`` (DC: no loss allowance):
+The same rules as ``gridsim.topology.find_islands`` and ``gridsim.balance.balance`` (DC: no loss allowance; AC
+passes ``gridsim.solvers.powerflow.AC_LOSS_ALLOWANCE``):
 an island is energised if it has an in-service unit with capacity > 1e-9 MW; a dead island's load is lost
 (``isolated``); an energised island short of capacity sheds the difference with ``gridsim.balance.shed_to``
 (``deficit``) and dispatches its units in merit order (``merit_dispatch_grouped``, equal to
@@ -51,8 +52,9 @@ class CaseState:
         return self.branch_on & (lab >= 0) & self.energised[np.maximum(lab, 0)]
 
 
-def case_state(pm, masks, method: str) -> CaseState:
-    """Islands and balance of the case ``masks`` (``gridsim.batch.model.CaseMasks``)."""
+def case_state(pm, masks, method: str, loss_allowance: float = 0.0) -> CaseState:
+    """Islands and balance of the case ``masks`` (``gridsim.batch.model.CaseMasks``); ``loss_allowance`` as in
+    ``gridsim.balance.balance`` (a fraction of the served demand kept for losses: 0 in DC)."""
     branch_on = np.ones(pm.n_branch, dtype=bool)
     branch_on[masks.branch_out] = False
     bus_on = pm.bus_active.copy()
@@ -66,11 +68,12 @@ def case_state(pm, masks, method: str) -> CaseState:
     load_ok = pm.load_on.copy()
     load_ok[masks.load_out] = False
     load_island = np.where(load_ok, labels[pm.load_bus], -1)
-    return balance_state(pm, branch_on, labels, n_islands, energised, gen_island, cap, load_island, method)
+    return balance_state(pm, branch_on, labels, n_islands, energised, gen_island, cap, load_island, method,
+                         loss_allowance)
 
 
 def balance_state(pm, branch_on, labels, n_islands, energised, gen_island, cap, load_island,
-                  method: str) -> CaseState:
+                  method: str, loss_allowance: float = 0.0) -> CaseState:
     n_lab = len(energised)
     live = gen_island >= 0
     served_from = np.where((load_island >= 0) & energised[np.maximum(load_island, 0)], load_island, -1)
@@ -78,13 +81,15 @@ def balance_state(pm, branch_on, labels, n_islands, energised, gen_island, cap, 
     demand = pm.demand
     d_isl = np.bincount(served_from[inside], weights=demand[inside], minlength=n_lab)
     c_isl = np.bincount(gen_island[live], weights=cap[live], minlength=n_lab)
-    target = np.minimum(d_isl, c_isl)
+    # gridsim.balance.balance_island: an island with loads keeps the allowance; one without loads needs none
+    allow = np.where(d_isl > 0, loss_allowance, 0.0) if loss_allowance else np.zeros(n_lab)
+    target = np.minimum(d_isl, c_isl / (1.0 + allow))
     served = np.where(inside, demand, 0.0)
     for isl in np.flatnonzero(energised & (target < d_isl - 1e-12)):
         members = np.flatnonzero(served_from == isl)
         served[members] = shed_to(demand[members], pm.priority[members], float(target[isl]), method)
     served_isl = np.bincount(served_from[inside], weights=served[inside], minlength=n_lab)
-    dispatch = merit_dispatch_grouped(cap, pm.gen_cost, gen_island, np.minimum(c_isl, served_isl))
+    dispatch = merit_dispatch_grouped(cap, pm.gen_cost, gen_island, np.minimum(c_isl, served_isl * (1.0 + allow)))
     isolated = np.where(inside, 0.0, demand)
     deficit = np.clip(demand - served - isolated, 0.0, None)
     return CaseState(branch_on, labels, n_islands, energised, gen_island, cap, served_from, d_isl, c_isl,

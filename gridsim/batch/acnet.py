@@ -1,0 +1,266 @@
+"""pandapower's own AC model of a prepared state, solved per case with lightsim2grid's Newton solver.
+
+The branch admittances, tap ratios, transformer models and shunts come from pandapower's conversion to its
+internal (PYPOWER) format, the code ``pandapower.runpp`` runs, and the admittance matrix from pandapower's
+``makeYbus``; only the Newton iterations run in lightsim2grid (``NRSing_KLU``: one slack, KLU), the solver
+pandapower itself calls with ``lightsim2grid=True``. So a converged case has pandapower's voltages (to the
+solver tolerance, 1e-8 p.u. of mismatch), and branch currents and loadings are computed as pandapower computes
+them (``results_branch``). lightsim2grid's own pandapower converter is not used: it drops transformers' rated
+voltages off the bus voltages (a 115 kV winding on a 110 kV bus), 5 % of voltage on the built-in grid.
+
+A case is the prepared state with some branches out (their admittance stamps subtracted), shunts changed
+(reactors that follow the line charging), and per energised island one slack, its units' voltage set-points
+and injections. Each energised island is solved on its own (other buses are neither PV nor PQ, so they are
+held and, being in other components, play no part), from pandapower's ``init="dc"`` start (DC angles from the
+slack, 1 p.u. at PQ buses, set-points at units). Numba plays no part (no compile time on one-shot runs).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import splu
+
+#: Newton settings of ``gridsim.solvers.powerflow._run`` (pandapower's tolerance_mva default)
+MAX_ITERATION, TOLERANCE_PU = 30, 1e-8
+SQRT3 = np.sqrt(3.0)
+
+
+def _ac_ppc(net):
+    """The bus, branch and shunt part of pandapower's ``_pd2ppc`` for an AC power flow, on a shallow copy."""
+    from pandapower.auxiliary import _add_pf_options, _add_ppc_options, _select_is_elements_numba
+    from pandapower.build_branch import _branches_with_oos_buses, _build_branch_ppc, _switch_branches
+    from pandapower.build_bus import _build_bus_ppc, _calc_shunts_and_add_on_ppc
+    from pandapower.pd2ppc import _init_ppc
+
+    work = copy.copy(net)
+    work["shunt"] = net.shunt.copy()        # pandapower fills missing shunt vn_kv in place
+    work["_options"] = {}
+    _add_ppc_options(work, calculate_voltage_angles=True, trafo_model="t", check_connectivity=False, mode="pf",
+                     switch_rx_ratio=2, init_vm_pu="flat", init_va_degree="flat", enforce_p_lims=False,
+                     enforce_q_lims=False, recycle=None, voltage_depend_loads=True, delta=0,
+                     trafo3w_losses="hv")
+    _add_pf_options(work, tolerance_mva=TOLERANCE_PU, trafo_loading="current", numba=False, ac=True,
+                    algorithm="nr", max_iteration=MAX_ITERATION, only_v_results=False)
+    empty = np.array([], dtype=np.int64)
+    work["_pd2ppc_lookups"] = {"bus": empty, "bus_dc": empty, "ext_grid": empty, "gen": empty,
+                               "branch": empty, "branch_dc": empty}
+    work["_is_elements"] = _select_is_elements_numba(work)
+    ppc = _init_ppc(work, mode="pf")
+    _build_bus_ppc(work, ppc)
+    _build_branch_ppc(work, ppc)
+    _switch_branches(work, ppc)
+    _branches_with_oos_buses(work, ppc)
+    _calc_shunts_and_add_on_ppc(work, ppc)
+    return ppc, work
+
+
+class ACNetwork:
+    """The AC model of a ``PreparedModel`` (``gridsim.batch.model``): its model buses and branches are the
+    same as the DC model's (pandapower's internal buses, in-service branches)."""
+
+    def __init__(self, pm):
+        from pandapower.pypower.idx_brch import BR_STATUS, F_BUS, T_BUS
+        from pandapower.pypower.idx_bus import BASE_KV, BS, GS
+        from pandapower.pypower.makeYbus import makeYbus
+
+        net = pm.damaged
+        _check_loads(net)
+        ppc, work = _ac_ppc(net)
+        self.base_mva = float(ppc["baseMVA"])
+        if not np.array_equal(np.asarray(work["_pd2ppc_lookups"]["bus"]), pm.bus_lookup):
+            raise ValueError("the AC and DC models number buses differently; use SimulateEvaluator")
+        br = ppc["branch"]
+        rows = self._model_rows(pm, work["_pd2ppc_lookups"]["branch"], br.shape[0])
+        branch = br[rows].copy()
+        branch[:, BR_STATUS] = 1
+        f, t = branch[:, F_BUS].real.astype(np.int64), branch[:, T_BUS].real.astype(np.int64)
+        if not (np.array_equal(f, pm.br_from) and np.array_equal(t, pm.br_to)):
+            raise ValueError("the AC and DC models order branches differently; use SimulateEvaluator")
+        bus = ppc["bus"].copy()
+        bus[:, GS] = bus[:, BS] = 0.0     # shunts are added per case (reactors follow the line charging)
+        n = pm.n_bus
+        self.ybus_branches, self.yf, self.yt = (m.tocsr() for m in makeYbus(self.base_mva, bus, branch))
+        self.n_bus = n
+        self.f, self.t = f, t
+        self.base_kv = bus[:, BASE_KV].real
+        self._shunts(net, ppc, pm)
+        self._ratings(pm, net)
+        self._units(pm, net)
+        self.ybus_base = (self.ybus_branches + sp.diags(self.shunt_y(self.shunt_q0))).tocsc()
+        self.b_dc = pm.dc.b_pu
+        self.shift_mw = pm.f_shift
+
+    # -- preparation -------------------------------------------------------------------------------------
+    @staticmethod
+    def _model_rows(pm, lookup: dict, n_rows: int) -> np.ndarray:
+        """ppc branch row of every model branch (by element table and index)."""
+        where = {}
+        for element, (start, end) in lookup.items():
+            if element not in ("line", "trafo"):
+                continue
+            idx = pm.damaged[element].index.to_numpy()
+            where.update({(element, int(i)): start + k for k, i in enumerate(idx)})
+        try:
+            return np.array([where[(str(k), int(i))] for k, i in zip(pm.branch_table, pm.dc.branch_index)],
+                            dtype=np.int64)
+        except KeyError as exc:
+            raise ValueError(f"the AC model has no branch {exc}; use SimulateEvaluator") from None
+
+    def _shunts(self, net, ppc, pm) -> None:
+        """Per shunt: model bus, reactive power at 1 p.u. (MVAr, pandapower's ``q_mvar * step * v_ratio``), and
+        the same for active power; checked against pandapower's own bus shunts."""
+        from pandapower.pypower.idx_bus import BS, GS
+
+        sh = net.shunt
+        if "step_dependency_table" in sh and sh["step_dependency_table"].fillna(False).astype(bool).any():
+            raise ValueError("the fast AC engine does not model step-dependent shunts; use SimulateEvaluator")
+        self.shunt_index = sh.index.to_numpy()
+        self.shunt_bus = pm.bus_lookup[sh["bus"].to_numpy(dtype=np.int64)] if len(sh) else np.zeros(0, int)
+        vn = sh["vn_kv"].astype(float).to_numpy() if "vn_kv" in sh else np.full(len(sh), np.nan)
+        bus_vn = net.bus["vn_kv"].astype(float).reindex(sh["bus"]).to_numpy()
+        vn = np.where(np.isnan(vn), bus_vn, vn)
+        step = sh["step"].astype(float).to_numpy() if "step" in sh else np.ones(len(sh))
+        self.shunt_scale = step * (self.base_kv[self.shunt_bus] / vn) ** 2 if len(sh) else np.zeros(0)
+        self.shunt_p = sh["p_mw"].astype(float).to_numpy() * self.shunt_scale if len(sh) else np.zeros(0)
+        self.shunt_q0 = np.where(sh["in_service"].astype(bool).to_numpy(), sh["q_mvar"].astype(float).to_numpy(),
+                                 0.0) if len(sh) else np.zeros(0)
+        mine = self.shunt_y(self.shunt_q0) * self.base_mva
+        theirs = ppc["bus"][:, GS].real + 1j * ppc["bus"][:, BS].real
+        if not np.allclose(mine, theirs, atol=1e-9, rtol=1e-12):
+            raise ValueError("shunts differ from pandapower's model; use SimulateEvaluator")
+
+    def shunt_y(self, q_mvar: np.ndarray) -> np.ndarray:
+        """Per model bus, the shunt admittance (p.u.) of shunts with reactive power ``q_mvar`` (0: off)."""
+        on = q_mvar != 0
+        y = (self.shunt_p * on - 1j * q_mvar * self.shunt_scale) / self.base_mva
+        return np.bincount(self.shunt_bus, weights=y.real, minlength=self.n_bus) + \
+            1j * np.bincount(self.shunt_bus, weights=y.imag, minlength=self.n_bus)
+
+    def _ratings(self, pm, net) -> None:
+        """Per model branch: the current (kA) at each end that reads 100 % of the scenario's rating, as
+        pandapower's loading (lines: ``max_i_ka * df * parallel``; transformers: rated current at each
+        winding's rated voltage, ``sn_mva * df * parallel``) rescaled by ``gridsim.solvers.ratings.Ratings``."""
+        from gridsim.solvers.ratings import Ratings
+
+        ratings = Ratings.of(net, getattr(pm.scenario, "rating", "rate_a"),
+                             getattr(pm.scenario, "emergency_factor", 1.0))
+        m = pm.n_branch
+        self.i_max_from, self.i_max_to = np.full(m, np.inf), np.full(m, np.inf)
+        self.is_line = pm.branch_table == "line"
+        for table in ("line", "trafo"):
+            pos = np.flatnonzero(pm.branch_table == table)
+            if not len(pos):
+                continue
+            df = net[table].loc[pm.dc.branch_index[pos]]
+            scale = getattr(ratings, f"{table}_scale").reindex(df.index).to_numpy()
+            if table == "line":
+                imax = df["max_i_ka"].to_numpy(float) * df["df"].to_numpy(float) * df["parallel"].to_numpy(float)
+                a = b = imax / scale
+            else:
+                sn = df["sn_mva"].to_numpy(float) * df["df"].to_numpy(float) * df["parallel"].to_numpy(float)
+                a = sn / (SQRT3 * df["vn_hv_kv"].to_numpy(float)) / scale
+                b = sn / (SQRT3 * df["vn_lv_kv"].to_numpy(float)) / scale
+            self.i_max_from[pos] = np.where(a > 0, a, np.inf)
+            self.i_max_to[pos] = np.where(b > 0, b, np.inf)
+        # pandapower's rating for the "charging" test of gridsim.solvers.limits (|P| share of the line rating)
+        from gridsim.solvers.dcmodel import _nominal_rating
+
+        self.line_rating_mw = np.full(m, np.inf)
+        pos = np.flatnonzero(self.is_line)
+        if len(pos):
+            rows = net.line.index.get_indexer(pm.dc.branch_index[pos])
+            nominal = _nominal_rating(net, "line")[rows]
+            scale = ratings.line_scale.reindex(net.line.index[rows]).to_numpy()
+            self.line_rating_mw[pos] = nominal / scale
+
+    def _units(self, pm, net) -> None:
+        gen = net.gen
+        self.gen_vm = gen["vm_pu"].astype(float).to_numpy()
+        on = pm.gen_on
+        vm_at = {}
+        for b, v in zip(pm.gen_bus[on], self.gen_vm[on]):
+            if vm_at.setdefault(int(b), v) != v:
+                raise ValueError("units at one bus with different voltage set-points; use SimulateEvaluator")
+        load = net.load
+        p = load["p_mw"].astype(float).to_numpy()
+        q = load["q_mvar"].astype(float).to_numpy()
+        self.load_q_per_p = np.divide(q, p, out=np.zeros(len(p)), where=p > 0)
+        self.load_q = q
+
+    # -- one case ----------------------------------------------------------------------------------------
+    def ybus(self, branch_out: np.ndarray, shunt_q: np.ndarray | None) -> sp.csc_matrix:
+        """The admittance matrix with ``branch_out`` (model branches) out and shunts at ``shunt_q``."""
+        y = self.ybus_base
+        if len(branch_out):
+            k = np.asarray(branch_out)
+            cf = sp.csr_matrix((np.ones(len(k)), (np.arange(len(k)), self.f[k])), shape=(len(k), self.n_bus))
+            ct = sp.csr_matrix((np.ones(len(k)), (np.arange(len(k)), self.t[k])), shape=(len(k), self.n_bus))
+            y = y - (cf.T @ self.yf[k] + ct.T @ self.yt[k])
+        if shunt_q is not None:
+            y = y + sp.diags(self.shunt_y(shunt_q) - self.shunt_y(self.shunt_q0))
+        return sp.csc_matrix(y)
+
+    def dc_angles(self, branch_on: np.ndarray, p_mw: np.ndarray, refs: np.ndarray, solved: np.ndarray):
+        """pandapower's DC start: angles (rad) of the buses ``solved`` for injections ``p_mw`` (each island's
+        slack in ``refs`` at 0 and taking its island's mismatch); 0 elsewhere. Returns a solve function for
+        repeated injections on the same topology."""
+        on = np.flatnonzero(branch_on)
+        f, t, b = self.f[on], self.t[on], self.b_dc[on]
+        n = self.n_bus
+        bb = sp.csr_matrix((np.concatenate([b, b, -b, -b]),
+                            (np.concatenate([f, t, f, t]), np.concatenate([f, t, t, f]))), shape=(n, n))
+        free = solved.copy()
+        free[refs] = False
+        idx = np.flatnonzero(free)
+        lu = splu(bb[idx][:, idx].tocsc()) if len(idx) else None
+        shift_inj = np.bincount(f, weights=self.shift_mw[on], minlength=n) - \
+            np.bincount(t, weights=self.shift_mw[on], minlength=n)
+
+        def solve(p: np.ndarray) -> np.ndarray:
+            va = np.zeros(n)
+            if lu is not None:
+                va[idx] = lu.solve((p - shift_inj)[idx] / self.base_mva)
+            return va
+        return solve
+
+    def branch_currents(self, v: np.ndarray):
+        """(i_from, i_to) in kA and the active power at the from end (MW) of every model branch."""
+        i_f, i_t = self.yf @ v, self.yt @ v
+        s_f = v[self.f] * np.conj(i_f) * self.base_mva
+        ka = self.base_mva / SQRT3
+        return np.abs(i_f) * ka / self.base_kv[self.f], np.abs(i_t) * ka / self.base_kv[self.t], s_f.real
+
+    def loading_percent(self, v: np.ndarray, branch_on: np.ndarray):
+        """Per model branch: loading (% of the scenario's rating, pandapower's current-based rule; 0 when out)
+        and |P from| (MW)."""
+        i_f, i_t, p_f = self.branch_currents(v)
+        load = np.maximum(i_f / self.i_max_from, i_t / self.i_max_to) * 100.0
+        return np.where(branch_on, load, 0.0), np.where(branch_on, np.abs(p_f), 0.0)
+
+
+def _check_loads(net) -> None:
+    load = net.load
+    for col in ("const_z_p_percent", "const_i_p_percent", "const_z_q_percent", "const_i_q_percent",
+                "const_z_percent", "const_i_percent"):
+        if col in load and (load[col].fillna(0.0).astype(float) != 0).any():
+            raise ValueError("the fast AC engine models constant-power loads only; use SimulateEvaluator")
+
+
+def newton(ybus, v0: np.ndarray, sbus: np.ndarray, ref: int, pv: np.ndarray, pq: np.ndarray):
+    """lightsim2grid's single-slack Newton-Raphson (KLU): (V, converged)."""
+    try:
+        from lightsim2grid.algorithm import NRSing_KLU as Solver
+    except ImportError:      # lightsim2grid built without KLU
+        from lightsim2grid.algorithm import NRSing_SparseLU as Solver
+
+    solver = Solver()
+    weights = np.zeros(len(v0))
+    weights[ref] = 1.0
+    solver.solve(ybus, v0, sbus, np.array([ref], dtype=np.int32), weights, pv.astype(np.int32),
+                 pq.astype(np.int32), MAX_ITERATION, TOLERANCE_PU)
+    ok = bool(solver.converged())
+    v = solver.get_Vm() * np.exp(1j * solver.get_Va()) if ok else None
+    return v, ok

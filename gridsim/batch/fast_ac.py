@@ -1,0 +1,167 @@
+"""FastACEvaluator: ``simulate()`` with ``solver: ac, response: optimal`` for many cases on one prepared model.
+
+Per case, as ``simulate()`` does it: islands and balance from the DC engine's state (``gridsim.batch.state``, with
+the AC loss allowance), one slack per energised island (``gridsim.balance.pick_slack``'s rule), shunt reactors
+following the line charging still connected (``gridsim.outages``), then the AC power flow of every energised
+island on pandapower's own admittance model, solved by lightsim2grid's Newton solver (``gridsim.batch.acnet``).
+The solved state is checked as ``gridsim.solvers.limits.diagnose`` checks it:
+
+- nothing violated: the case's numbers are the balance's (status ``converged``): the common case, exact;
+- only voltages below the band, or an island whose AC power flow does not converge: the local voltage relief of
+  ``gridsim.solvers.voltage.relieve_voltage`` runs (the same function, on this solver), the islands are solved
+  again and, if nothing is violated then, that is the case's answer; the relief is a heuristic (bisections on
+  AC convergence), so where convergence near the nose point differs between solvers its shed may differ a
+  little from ``simulate()``'s (tests/test_batch_ac.py reports and bounds the difference);
+- anything else (overloads, which need the shedding LP with AC tightening; over-voltage or charging-current
+  overloads, which need reactive measures; a unit past its capacity; a relief that does not end clean): the case
+  goes through ``simulate()`` itself, and its message says so.
+
+lightsim2grid is needed (``pip install 'gridsim[fast]'``); without it, or on a network this engine does not model,
+the constructor raises ValueError and ``run_cases`` (evaluator ``auto``) uses ``SimulateEvaluator``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridsim.batch.cases import CASE_COLUMNS, FAILED, CaseSpec, SimulateEvaluator, failed_record, outage_models
+from gridsim.batch.lp_reference import ReferenceLP
+from gridsim.batch.model import CaseMasks, PreparedModel
+from gridsim.batch.state import CaseState, case_state
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+#: how a case was evaluated (counted in ``FastACEvaluator.paths``)
+PATHS = ("exact", "lp", "relief", "simulate")
+
+
+def check_supported(scenario) -> None:
+    solver, response = getattr(scenario, "solver", "dc"), getattr(scenario, "response", "none")
+    if solver != "ac" or response != "optimal":
+        raise ValueError(f"FastACEvaluator does solver ac with response optimal, not solver {solver!r} with "
+                         f"response {response!r}; use SimulateEvaluator (gridsim.batch.cases)")
+    if importlib.util.find_spec("lightsim2grid") is None:
+        raise ValueError("FastACEvaluator needs lightsim2grid (pip install 'gridsim[fast]')")
+
+
+class FastACEvaluator:
+    """Evaluate cases (``CaseSpec``) with AC power flow on one prepared model; records as ``record_of``."""
+
+    def __init__(self, scenario, net=None):
+        from gridsim.batch.acnet import ACNetwork
+        from gridsim.solvers.powerflow import AC_LOSS_ALLOWANCE
+
+        check_supported(scenario)
+        self.scenario = scenario
+        self.method = scenario.shedding
+        self.allowance = AC_LOSS_ALLOWANCE
+        self.model = pm = PreparedModel(scenario, net)
+        self.ac = ACNetwork(pm)
+        self.reference = SimulateEvaluator(scenario, pm.base)
+        self.lp_reference = ReferenceLP(pm, self.method)
+        self.empty = CaseMasks(_EMPTY, _EMPTY, _EMPTY, None, _EMPTY)
+        self.paths = dict.fromkeys(PATHS, 0)
+        self._pp_bus = np.full(pm.n_bus, -1, dtype=np.int64)
+        idx = pm.damaged.bus.index.to_numpy()
+        self._pp_bus[pm.bus_lookup[idx]] = idx
+        self._reactors(pm)
+
+    # -- public --------------------------------------------------------------------------------------------
+    def evaluate(self, case: CaseSpec) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        try:
+            masks = self.model.masks(outage_models(case))
+            rec, why = self.evaluate_masks(masks)
+        except Exception as exc:  # noqa: BLE001 -- a batch never dies because one case failed
+            return failed_record(FAILED, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
+        if rec is None:
+            self.paths["simulate"] += 1
+            rec = self.reference.evaluate(case)
+            rec["message"] = f"evaluated by simulate() ({why}); {rec['message']}"[:500]
+        rec["time_s"] = time.perf_counter() - t0
+        return rec
+
+    def evaluate_many(self, cases) -> list[dict[str, Any]]:
+        return [self.evaluate(c) for c in cases]
+
+    def evaluate_masks(self, masks: CaseMasks) -> tuple[dict[str, Any] | None, str]:
+        """(record, "") where this engine reproduces ``simulate()``; else (None, why not)."""
+        from gridsim.batch.fast_ac_case import ACCase
+
+        case = ACCase(self, masks)
+        return case.run()
+
+    # -- shunt reactors follow the line charging (gridsim.outages._switch_reactors) -------------------------
+    def _reactors(self, pm) -> None:
+        base, dam = pm.base, pm.damaged
+        sh = dam.shunt
+        pos = np.flatnonzero(sh["in_service"].astype(bool).to_numpy()
+                             & (base.shunt["q_mvar"].reindex(sh.index).astype(float).to_numpy() > 0)) \
+            if len(sh) else _EMPTY
+        line = base.line
+        on = line["in_service"].astype(bool).to_numpy()
+        vn = base.bus["vn_kv"].astype(float).reindex(line["from_bus"]).to_numpy()
+        half = 0.5 * (line["c_nf_per_km"].astype(float) * line["length_km"].astype(float)
+                      * line.get("parallel", 1)).to_numpy() * vn ** 2
+        n_pp = len(pm.bus_lookup)
+        fb, tb = line["from_bus"].to_numpy(np.int64), line["to_bus"].to_numpy(np.int64)
+        before = np.bincount(fb[on], weights=half[on], minlength=n_pp) + np.bincount(tb[on], weights=half[on],
+                                                                                   minlength=n_pp)
+        lines = np.flatnonzero(pm.branch_table == "line")
+        rows = line.index.get_indexer(pm.dc.branch_index[lines])
+        self._line_branch, self._line_half = lines, half[rows]
+        self._line_from, self._line_to = fb[rows], tb[rows]
+        self._reactor_pos = pos
+        self._reactor_bus = sh["bus"].to_numpy(np.int64)[pos] if len(pos) else _EMPTY
+        self._reactor_q = base.shunt["q_mvar"].reindex(sh.index).astype(float).to_numpy()[pos] if len(pos) \
+            else np.zeros(0)
+        self._reactor_before = before[self._reactor_bus] if len(pos) else np.zeros(0)
+        self._n_pp = n_pp
+
+    def shunt_q(self, st: CaseState, bus_dead_pp: np.ndarray) -> np.ndarray:
+        """Reactive power per shunt in this case (0: off)."""
+        q = self.ac.shunt_q0.copy()
+        sh_bus = self.model.damaged.shunt["bus"].to_numpy(np.int64) if len(q) else _EMPTY
+        if len(bus_dead_pp):
+            q[np.isin(sh_bus, bus_dead_pp)] = 0.0
+        if not len(self._reactor_pos):
+            return q
+        on = st.branch_on[self._line_branch]
+        h = self._line_half[on]
+        now = np.bincount(self._line_from[on], weights=h, minlength=self._n_pp) + \
+            np.bincount(self._line_to[on], weights=h, minlength=self._n_pp)
+        had = self._reactor_before
+        share = np.divide(now[self._reactor_bus], had, out=np.ones(len(had)), where=had > 0)
+        alive = ~np.isin(self._reactor_bus, bus_dead_pp)
+        new = np.where(share >= 1.0 - 1e-9, self._reactor_q, np.where(share <= 1e-9, 0.0, self._reactor_q * share))
+        q[self._reactor_pos] = np.where(alive & (had > 0), new, q[self._reactor_pos])
+        return q
+
+    # -- records -------------------------------------------------------------------------------------------
+    def record(self, st: CaseState, status: str, notes: list[str]) -> dict[str, Any]:
+        pm = self.model
+        unserved = st.isolated + st.deficit + st.network
+        rec: dict[str, Any] = {c: None for c in CASE_COLUMNS}
+        rec.update(unserved_isolated_mw=float(st.isolated.sum()), unserved_deficit_mw=float(st.deficit.sum()),
+                   unserved_network_mw=float(st.network.sum()), unserved_cascade_mw=0.0,
+                   unserved_mw=float(unserved.sum()), critical_unserved_mw=float(unserved[pm.critical].sum()),
+                   n_islands=st.n_islands, n_overloaded=0, status=status, message="; ".join(notes)[:500],
+                   time_s=0.0)
+        return rec
+
+    def pp_buses(self, model_buses: np.ndarray) -> np.ndarray:
+        return self._pp_bus[model_buses]
+
+
+def vm_series(ev: FastACEvaluator, buses: np.ndarray, v: np.ndarray) -> pd.Series:
+    return pd.Series(np.abs(v[buses]), index=ev.pp_buses(buses))
+
+
+def island_namespace(pm) -> SimpleNamespace:
+    """What ``gridsim.solvers.voltage.weak_loads`` reads of an ``IslandAC``'s working copy (the loads' buses)."""
+    return SimpleNamespace(load=pm.damaged.load)

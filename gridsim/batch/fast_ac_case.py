@@ -1,0 +1,339 @@
+"""One case of ``FastACEvaluator``: balance, AC per island, the check of ``gridsim.solvers.limits.diagnose``, and
+the local voltage relief of ``gridsim.solvers.voltage`` where that is all the optimal response would do."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gridsim.batch.acnet import newton
+from gridsim.batch.state import case_state
+from gridsim.solvers.limits import REACTIVE_SHARE
+from gridsim.solvers.powerflow import SLACK_TOLERANCE_MW
+from gridsim.solvers.response import AC_ROUNDS, VOLTAGE_TRIES
+from gridsim.solvers.voltage import VM_MAX_PU, VM_MIN_PU, ACState, IslandAC, relieve_voltage
+
+#: a loading above 100 % by more than this (percent) is an overload (``Ratings.overloaded``)
+OVERLOAD_MARGIN_PCT = 1e-6
+
+
+@dataclass
+class IslandCheck:
+    """What ``diagnose`` would find in one energised island."""
+
+    diverged: bool = False
+    low: bool = False
+    high: bool = False
+    overloads: int = 0        # relieved by active power (the LP)
+    charging: int = 0         # line overloads by reactive current (reactive measures)
+    slack_short_mw: float = 0.0
+    low_buses: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def clean(self) -> bool:
+        return not (self.diverged or self.low or self.high or self.overloads or self.charging or self.slack_short_mw > 0)
+
+    def reactive(self) -> bool:
+        """Over-voltage or charging-current overloads: the response's reactive measures (not modelled here)."""
+        return self.high or bool(self.charging)
+
+
+class ACCase:
+    """The case ``masks`` on the evaluator ``ev`` (``FastACEvaluator``)."""
+
+    def __init__(self, ev, masks):
+        self.ev, self.masks, self.pm, self.ac = ev, masks, ev.model, ev.ac
+        self.st = case_state(self.pm, masks, ev.method, ev.allowance)
+        st, pm = self.st, self.pm
+        self.islands = np.flatnonzero(st.energised)
+        gen_on = pm.gen_on.copy()
+        gen_on[masks.gen_out] = False
+        lab = st.labels[pm.gen_bus]
+        self.gen_ac = gen_on & (lab >= 0) & st.energised[np.maximum(lab, 0)]   # units of _prepare (PV)
+        self.gen_live = st.gen_island >= 0                                     # Island.gens
+        self.slack = self._slacks()
+        dead_pp = pm.damaged.bus.index.to_numpy()[np.isin(pm.bus_lookup[pm.damaged.bus.index.to_numpy()],
+                                                          masks.bus_dead)] if len(masks.bus_dead) else masks.bus_dead
+        self.shunt_q = ev.shunt_q(st, dead_pp)
+        self.ybus = self.ac.ybus(masks.branch_out, self.shunt_q)
+        self.bus_on = st.labels >= 0
+        self.solved = self.bus_on & st.energised[np.maximum(st.labels, 0)]
+        self.dc_start = self.ac.dc_angles(st.branch_on, np.zeros(pm.n_bus), self.pm.gen_bus[self.slack],
+                                          self.solved)
+        self.notes: list[str] = []
+
+    def _slacks(self) -> np.ndarray:
+        """gridsim.balance.pick_slack per energised island: the most headroom (rounded to 1e-6 MW), then the
+        largest unit, then the lowest index."""
+        st, pm = self.st, self.pm
+        live = np.flatnonzero(self.gen_live)
+        head = np.round(st.gen_cap[live] - st.dispatch[live], 6)
+        order = np.lexsort((pm.gen_index[live], -st.gen_cap[live], -head, st.gen_island[live]))
+        g = live[order]
+        first = np.ones(len(g), dtype=bool)
+        first[1:] = st.gen_island[g][1:] != st.gen_island[g][:-1]
+        by_island = dict(zip(st.gen_island[g][first].tolist(), g[first].tolist()))
+        return np.array([by_island[int(i)] for i in self.islands], dtype=np.int64)
+
+    # -- AC --------------------------------------------------------------------------------------------------
+    def solve(self, k: int, served: np.ndarray, dispatch: np.ndarray):
+        """AC power flow of the ``k``-th energised island: (V over all buses, converged)."""
+        pm, ac, st = self.pm, self.ac, self.st
+        isl = self.islands[k]
+        gens = np.flatnonzero(self.gen_ac & (st.labels[pm.gen_bus] == isl))
+        ref = int(pm.gen_bus[self.slack[k]])
+        buses = np.flatnonzero(self.solved & (st.labels == isl))
+        pv = np.setdiff1d(pm.gen_bus[gens], [ref])
+        pq = np.setdiff1d(buses, np.append(pv, ref))
+        inside = (st.load_island == isl)
+        p_load = np.where(inside, served, 0.0)
+        q_load = p_load * ac.load_q_per_p
+        n = pm.n_bus
+        mask = np.zeros(n, dtype=bool)
+        mask[buses] = True
+        p = np.where(mask, np.bincount(pm.gen_bus[gens], weights=dispatch[gens], minlength=n)
+                     - np.bincount(pm.load_bus, weights=p_load, minlength=n), 0.0)
+        q = np.where(mask, -np.bincount(pm.load_bus, weights=q_load, minlength=n), 0.0)
+        balanced = p.copy()
+        balanced[ref] -= p.sum()          # the DC start: the slack takes the island's mismatch
+        vm = np.ones(n)
+        vm[pm.gen_bus[gens]] = ac.gen_vm[gens]
+        v0 = vm * np.exp(1j * self.dc_start(balanced))
+        sbus = (p + 1j * q) / ac.base_mva
+        return newton(self.ybus, v0, sbus, ref, pv, pq)
+
+    def solve_all(self, served, dispatch):
+        v = np.ones(self.pm.n_bus, dtype=complex)
+        ok = np.zeros(len(self.islands), dtype=bool)
+        for k in range(len(self.islands)):
+            vk, ok[k] = self.solve(k, served, dispatch)
+            if ok[k]:
+                sel = self.solved & (self.st.labels == self.islands[k])
+                v[sel] = vk[sel]
+        return v, ok
+
+    # -- the check -------------------------------------------------------------------------------------------
+    def check(self, v, ok, served, dispatch) -> list[IslandCheck]:
+        pm, ac, st = self.pm, self.ac, self.st
+        loading, p_abs = ac.loading_percent(v, st.branch_on)
+        br_isl = st.labels[pm.br_from]
+        over = st.branch_on & (loading > 100.0 + OVERLOAD_MARGIN_PCT)
+        charging = over & ac.is_line & (p_abs / ac.line_rating_mw < REACTIVE_SHARE)
+        out = []
+        for k, isl in enumerate(self.islands):
+            c = IslandCheck()
+            if not ok[k]:
+                c.diverged = True
+                c.overloads = self._dc_overloads(k, served, dispatch)
+                out.append(c)
+                continue
+            buses = np.flatnonzero(self.solved & (st.labels == isl))
+            vm = np.abs(v[buses])
+            c.low, c.high = bool(vm.min() < VM_MIN_PU - 1e-9), bool(vm.max() > VM_MAX_PU + 1e-9)
+            c.low_buses = buses[vm < VM_MIN_PU]
+            here = br_isl == isl
+            c.overloads = int((over & here & ~charging).sum())
+            c.charging = int((charging & here).sum())
+            excess = self._slack_p(k, v, served, dispatch) - st.gen_cap[self.slack[k]]
+            c.slack_short_mw = excess if excess > SLACK_TOLERANCE_MW else 0.0
+            out.append(c)
+        return out
+
+    def _slack_p(self, k: int, v, served, dispatch) -> float:
+        """The slack unit's output: the bus injection (pandapower's) plus the load there, less other units."""
+        pm, ac = self.pm, self.ac
+        g = self.slack[k]
+        bus = int(pm.gen_bus[g])
+        s = v[bus] * np.conj(self.ybus[bus] @ v)[0] * ac.base_mva
+        load = float(served[(pm.load_bus == bus) & (self.st.load_island == self.islands[k])].sum())
+        others = self.gen_ac & (pm.gen_bus == bus)
+        others[g] = False
+        return float(s.real) + load - float(dispatch[others].sum())
+
+    def _dc_overloads(self, k: int, served, dispatch) -> int:
+        """Overloads of the DC fallback flows of an island whose AC power flow diverged (its slack takes the
+        mismatch), as ``simulate()`` would see them: relief alone would not be the whole response then."""
+        ev, pm, st = self.ev, self.pm, self.st
+        from gridsim.batch.dcflow import DCFlow
+
+        if not hasattr(ev, "_dcflow"):
+            ev._dcflow = DCFlow(pm)
+        isl = self.islands[k]
+        inside_l = st.load_island == isl
+        gens = self.gen_ac & (st.labels[pm.gen_bus] == isl)
+        inj = np.bincount(pm.gen_bus[gens], weights=dispatch[gens], minlength=pm.n_bus) - \
+            np.bincount(pm.load_bus[inside_l], weights=served[inside_l], minlength=pm.n_bus)
+        inj[pm.gen_bus[self.slack[k]]] -= inj.sum()
+        flow = ev._dcflow.outage_flows(ev._dcflow.flows(inj), self.masks.branch_out)
+        here = st.branch_on & (st.labels[pm.br_from] == isl)
+        return int((here & (np.abs(flow) > pm.detect_limit * (1.0 + OVERLOAD_MARGIN_PCT / 100.0))).sum())
+
+    # -- the response ----------------------------------------------------------------------------------------
+    def run(self):
+        """``gridsim.solvers.response.respond_optimal``: rounds of check, act (voltage relief, the shedding LP with
+        limits tightened by the AC/DC ratio, more loss allowance for a unit past its capacity), re-solve."""
+        st = self.st
+        if not len(self.islands):
+            return self.ev.record(st, "dead", self.notes), ""
+        served, dispatch = st.served.copy(), st.dispatch.copy()
+        self.limit = self.pm.demand.copy()
+        self.allow = np.where(np.bincount(np.maximum(st.load_island, 0), weights=(st.load_island >= 0),
+                                          minlength=len(st.energised))[self.islands] > 0, self.ev.allowance, 0.0)
+        tighten = np.ones(self.pm.n_branch)
+        tried = np.zeros(len(self.islands), dtype=int)
+        acted = set()
+        for round_ in range(AC_ROUNDS + 1):
+            v, ok = self.solve_all(served, dispatch)
+            checks = self.check(v, ok, served, dispatch)
+            bad = [k for k, c in enumerate(checks) if not c.clean()]
+            if not bad:
+                break
+            if round_ == AC_ROUNDS:
+                return None, "limits still violated after the response's rounds"
+            lp = []
+            for k in bad:
+                c = checks[k]
+                if c.reactive() or (c.low and self._reactor_at(c.low_buses)):
+                    return None, "reactive measures (over-voltage, charging current or shunt reactors)"
+                if (c.low or c.diverged) and tried[k] < VOLTAGE_TRIES:
+                    tried[k] += 1
+                    served, dispatch = self._relieve(k, served, dispatch)
+                    acted.add("relief")
+                if c.slack_short_mw > 0:
+                    isl_served = float(served[self.st.load_island == self.islands[k]].sum())
+                    self.allow[k] += c.slack_short_mw / max(isl_served, 1e-9) + 0.002
+                if c.overloads or c.slack_short_mw > 0:
+                    lp.append(k)
+            if lp:
+                if round_ > 0:
+                    loading, _ = self.ac.loading_percent(v, self.st.branch_on)
+                    hit = self.st.branch_on & (loading > 100.0 + OVERLOAD_MARGIN_PCT)
+                    tighten[hit] *= 0.99 * 100.0 / loading[hit]
+                for k in lp:
+                    res = self._lp(k, tighten)
+                    if res is None:
+                        return None, "the shedding LP failed"
+                    served, dispatch = res
+                acted.add("lp")
+        self.ev.paths["relief" if "relief" in acted else "lp" if acted else "exact"] += 1
+        return self.ev.record(self.st, "converged", self.notes), ""
+
+    def _lp(self, k: int, tighten: np.ndarray):
+        """``gridsim.solvers.response._lp_island``: the DC shedding LP of island ``k`` (demand capped by what a
+        voltage relief left, capacity less the loss allowance, limits tightened), its shed attributed."""
+        import pandas as pd
+
+        from gridsim.solvers.optimal import optimal_shed
+
+        st, pm, ev = self.st, self.pm, self.ev
+        isl = self.islands[k]
+        gen_on = pm.gen_on.copy()
+        gen_on[self.masks.gen_out] = False
+        model = ev.lp_reference._case_model(st, gen_on, pm.lp_limit * tighten)
+        loads = np.flatnonzero(st.load_island == isl)
+        gens = np.flatnonzero(self.gen_live & (st.gen_island == isl))
+        a = self.allow[k]
+        res = optimal_shed(pm.damaged, ev.lp_reference._pp_bus[(st.labels == isl) & (ev.lp_reference._pp_bus >= 0)],
+                           demand_mw=pd.Series(self.limit[loads], index=pm.load_index[loads]),
+                           capacity_mw=pd.Series(st.gen_cap[gens] / (1.0 + a), index=pm.gen_index[gens]),
+                           weights=ev.lp_reference.weights, rating=model.rating,
+                           emergency_factor=model.emergency_factor, model=model, cost=ev.lp_reference.cost)
+        if not res.ok:
+            return None
+        new = (res.demand_mw - res.shed_mw).reindex(pm.load_index[loads]).fillna(0.0).to_numpy()
+        keys = pd.MultiIndex.from_arrays([np.full(len(gens), "gen", dtype=object), pm.gen_index[gens]])
+        gen_p = res.dispatch_mw.reindex(keys).fillna(0.0).to_numpy() * (1.0 + a)
+        return self._attribute(k, loads, gens, new, gen_p)
+
+    def _attribute(self, k: int, loads, gens, new, gen_p):
+        """``gridsim.solvers.response._attribute``: served demand and dispatch of island ``k``; what it does not
+        serve is deficit up to what its capacity (less the allowance) cannot cover, network beyond."""
+        st, pm = self.st, self.pm
+        served, dispatch = st.served.copy(), st.dispatch.copy()
+        demand = pm.demand[loads]
+        unserved = np.clip(demand - new, 0.0, None)
+        served[loads] = demand - unserved
+        if gen_p is not None:
+            dispatch[gens] = gen_p
+        total = float(unserved.sum())
+        cap = float(st.gen_cap[gens].sum()) / (1.0 + self.allow[k])
+        short = max(0.0, float(demand.sum()) - cap)
+        share = 0.0 if total <= 1e-9 else min(1.0, short / total)
+        self.st = st = dataclasses.replace(st, served=served, dispatch=dispatch, deficit=st.deficit.copy(),
+                                           network=st.network.copy())
+        st.deficit[loads] = unserved * share
+        st.network[loads] = unserved * (1.0 - share)
+        return served.copy(), dispatch.copy()
+
+    def _reactor_at(self, buses: np.ndarray) -> bool:
+        if not len(buses):
+            return False
+        q = self.shunt_q
+        return bool(((q > 0) & np.isin(self.ac.shunt_bus, buses)).any())
+
+    def _relieve(self, k: int, served, dispatch):
+        """``gridsim.solvers.response._relieve_voltage`` for island ``k``: the relief's shed becomes cause
+        network (beyond what the island's capacity could not cover), its dispatch the island's."""
+        st, pm = self.st, self.pm
+        isl = self.islands[k]
+        run = _IslandRun(self, k, served, dispatch)
+        loads = run.load_pos
+        method = "priority" if self.ev.method == "priority" else "proportional"
+        new, state, note = relieve_voltage(run, served[loads], pm.priority[loads], method)
+        self.notes.append(f"island {isl}: {note} ({run.runs} AC runs)")
+        if state is None:
+            return served, dispatch
+        self.limit[loads] = np.minimum(self.limit[loads], new)
+        return self._attribute(k, loads, run.gens, new, run.dispatch(new))
+
+
+class _IslandRun:
+    """``gridsim.solvers.voltage.IslandAC`` on this solver: ``run(served)`` re-dispatches the island in merit
+    order (``IslandAC.dispatch``, the same method) and solves it alone from the DC start."""
+
+    dispatch = IslandAC.dispatch
+
+    def __init__(self, case: ACCase, k: int, served, dispatch):
+        from gridsim.batch.fast_ac import island_namespace
+
+        st, pm = case.st, case.pm
+        isl = case.islands[k]
+        self.case, self.k = case, k
+        self.load_pos = np.flatnonzero(st.load_island == isl)
+        self.loads = pm.load_index[self.load_pos]
+        self.work = island_namespace(pm)
+        self.gens = np.flatnonzero(case.gen_live & (st.gen_island == isl))
+        self.cap = st.gen_cap[self.gens]
+        self.cost = pm.gen_cost[self.gens]
+        self.base_p = np.minimum(dispatch[self.gens], self.cap)
+        self.allowance = float(case.allow[k])
+        self.served, self.dispatch_all = served, dispatch
+        self.buses = np.flatnonzero(case.solved & (st.labels == isl))
+        self.runs = 0
+
+    def run(self, served: np.ndarray) -> ACState:
+        from gridsim.batch.fast_ac import vm_series
+
+        s = self.served.copy()
+        s[self.load_pos] = served
+        d = self.dispatch_all.copy()
+        d[self.gens] = self.dispatch(served)
+        self.runs += 1
+        v, ok = self.case.solve(self.k, s, d)
+        if not ok:
+            return ACState(False)
+        vm = vm_series(self.case.ev, self.buses, v)
+        return ACState(True, vm, float(vm.min()), float(vm.max()), None)
+
+
+def _why(checks: list[IslandCheck]) -> str:
+    parts = set()
+    for c in checks:
+        if c.overloads:
+            parts.add("overloads (shedding LP with AC tightening)")
+        if c.charging or c.high:
+            parts.add("reactive measures (over-voltage or charging current)")
+        if c.slack_short:
+            parts.add("a unit past its capacity to cover the losses")
+    return "; ".join(sorted(parts)) or "violations the fast AC engine does not handle"
