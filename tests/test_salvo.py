@@ -391,3 +391,29 @@ def test_cli_defend_writes_its_table_and_figure(tmp_path):
     assert table[0].startswith("unit,placed,mean_before,mean_after,reduction,reduction_se") and len(table) == 3
     assert (out / "defence.png").stat().st_size > 1000
     assert main(["defend", str(path), "--units", "1", "--metric", "ens", "-o", str(out)]) == 2
+
+
+TIMELINE = HEAD + """timeline: {horizon_h: 12, step_h: 1, profile: flat}
+attack:
+  weapons: [{type: cruise, count: 1}]
+  interception: {default: {cruise: 0.0}}
+  targets: [{substation: Dubravsk}]
+  damage: {default: {derate: [0.0, 0.0], repair_h: [6, 6]}}
+  at_h: 2
+draws: 3
+seed: 1
+"""
+
+
+def test_with_a_timeline_every_draw_counts_its_repairs_as_energy_not_served():
+    from gridsim.simulate import simulate
+
+    sc = scenario(TIMELINE)
+    run = run_salvo(sc, workers=1)
+    loss = simulate(sc.model_copy(update={"attack": None, "draws": None, "seed": None, "timeline": None,
+                                          "outages": [Outage(kind="substation", target="Dubravsk")]})).summary
+    assert loss["unserved_mw"] > 100
+    assert np.allclose(run.draws["ens_mwh"], 6 * loss["unserved_mw"], rtol=1e-6)   # out from hour 2 to hour 8
+    assert np.allclose(run.draws["unserved_mw"], loss["unserved_mw"], atol=1e-6)   # the peak step
+    assert run.summary["ens_mwh"]["mean"] == pytest.approx(6 * loss["unserved_mw"], rel=1e-6)
+    assert run.metric == "ens_mwh"
