@@ -9,12 +9,19 @@ the same states cost little. Methods:
 - ``greedy``: at each moment a crew is free, the repair that brings back the most demand per crew-hour
   (unserved MW at full demand with and without it, the repairs already assigned counted as done), re-evaluated
   as repairs are assigned; ties go to the shortest repair.
-- ``local``: the better of the greedy order and the listed order, improved by swapping pairs (first
-  improvement) until no swap helps or the time limit is reached.
+- ``local``: the best of the greedy order, the listed order and the order of the MILP's solution, improved by
+  swapping two repairs or moving one elsewhere (first improvement) until no move helps or the time limit.
 - ``exact``: every order (at most ``MAX_EXACT`` repairs); the best is optimal among list schedules.
+- bound: the time-indexed MILP of ``gridsim.restoration_milp`` (small cases, ``ens`` and ``weighted``): a
+  relaxation of every schedule, list schedule or not, so ``bound <= best schedule <= best list schedule <=
+  greedy``; the summary reports it and the gap of the chosen schedule to it.
 - reference: every repair starting at its strike (as many crews as repairs). It bounds the objective from
   below whenever putting an asset back never reduces what is served; the DC optimal response can break that
   (a line back in service can bind a flow: Braess), so it is reported as a reference with the gap to it.
+
+A schedule's objective is the sum over its steps of the step-state values (``Restorer.value_of``); the timeline
+runs its steps through the batch engine's DC model where it applies (``gridsim.timeline_fast``), so an order
+costs its few new states and a dictionary look-up for the rest.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from gridsim.restoration_milp import MILPBound, milp_bound
 from gridsim.simulate import prepare_network
 from gridsim.timeline import _Runner
 from gridsim.timeline_fast import StepValues
@@ -228,9 +236,11 @@ def _neighbours(order: list):
                 yield rest[:j] + [order[i]] + rest[j:]
 
 
-def restore(scenario, net=None, crews: int | None = None) -> dict:
+def restore(scenario, net=None, crews: int | None = None, bound: bool = True) -> dict:
     """Choose the repair order; return the chosen, greedy, listed and reference schedules with their
-    objectives and timelines, the method used and whether it completed."""
+    objectives and timelines, the method used, whether it completed, and the MILP's lower bound
+    (``gridsim.restoration_milp``; ``bound=False`` skips it). The MILP gets ``time_limit_s`` and the local
+    search, seeded by the best of the greedy, listed and MILP orders, another ``time_limit_s``."""
     t0 = time.perf_counter()
     r = Restorer(scenario, net, crews)
     method = r.rest.method
@@ -243,20 +253,29 @@ def restore(scenario, net=None, crews: int | None = None) -> dict:
                             f"scenario has {len(r.repairs)}: use local")
     greedy = r.evaluate(r.greedy_order())
     listed = r.evaluate(tuple(r.repairs))
+    milp = milp_bound(r, r.rest.time_limit_s) if bound else MILPBound("not built: not asked")
     complete = True
     if method == "greedy":
         chosen = greedy
     elif method == "exact":
         chosen = r.exact()
     else:
-        start = greedy if greedy[0] <= listed[0] else listed
-        *chosen, complete = r.local_search(start[1].order, t0 + r.rest.time_limit_s)
-        chosen = tuple(chosen)
+        seeds = [greedy, listed, *([r.evaluate(milp_order(r, milp))] if milp.back_h else [])]
+        start = min(seeds, key=lambda s: s[0])
+        chosen = r.local_search(start[1].order, time.perf_counter() + r.rest.time_limit_s)
+        chosen, complete = chosen[:2], chosen[2]
     reference = r.reference()
     chosen, greedy, listed, reference = (r.with_table(x) for x in (chosen, greedy, listed, reference))
     return {"method": method, "complete": complete, "crews": r.crews, "objective": r.rest.objective,
-            "chosen": chosen, "greedy": greedy, "listed": listed, "reference": reference,
+            "chosen": chosen, "greedy": greedy, "listed": listed, "reference": reference, "bound": milp,
             "evaluations": r.evaluations, "elapsed_s": time.perf_counter() - t0, "restorer": r}
+
+
+def milp_order(r: Restorer, milp: MILPBound) -> tuple[int, ...]:
+    """The repairs in the order the MILP's best solution has them back (never back: last, by strike)."""
+    back = milp.back_h
+    return tuple(sorted(r.repairs, key=lambda a: (back.get(a) is None, back.get(a) or 0.0,
+                                                  float(r.outages[a].at_h), a)))
 
 
 SCHEDULE_COLUMNS = ["asset", "crew", "strike_h", "start_h", "end_h", "work_h", "mw_back_at_peak"]
@@ -295,6 +314,8 @@ def simulate_restoration(scenario, net=None, progress=None):
         "chosen": value, "greedy": out["greedy"][0], "listed_order": out["listed"][0],
         "no_waiting_reference": ref,
         "gap_to_reference": (value - ref) / value if value > 1e-9 else 0.0,
+        "bound": out["bound"].bound, "bound_status": out["bound"].status,
+        "gap_to_bound": out["bound"].gap(value), "bound_s": out["bound"].elapsed_s,
         "order": [r.outages[a].label for a in sched.order],
     }
     result.restoration = schedule_table(r, sched)
@@ -303,6 +324,9 @@ def simulate_restoration(scenario, net=None, progress=None):
         t = out[name][2].groupby("step")[["time_h", "demand_mw", "served_mw", "unserved_mw"]].agg(
             {"time_h": "first", "demand_mw": "sum", "served_mw": "sum", "unserved_mw": "sum"}).reset_index()
         t.insert(0, "order", name)
+        t["objective_value"] = out[name][0]
+        t["bound"] = out["bound"].bound
+        t["gap_to_bound"] = out["bound"].gap(out[name][0])
         frames.append(t)
     result.restoration_compare = pd.concat(frames, ignore_index=True)
     return result
@@ -316,7 +340,9 @@ def compare_crews(scenario, crews: list[int], net=None) -> pd.DataFrame:
         out = restore(scenario, base, c)
         rows.append({"crews": c, "method": out["method"], "complete": out["complete"],
                      "chosen": out["chosen"][0], "greedy": out["greedy"][0], "listed_order": out["listed"][0],
-                     "no_waiting_reference": out["reference"][0], "evaluations": out["evaluations"],
+                     "no_waiting_reference": out["reference"][0], "bound": out["bound"].bound,
+                     "gap_to_bound": out["bound"].gap(out["chosen"][0]), "bound_status": out["bound"].status,
+                     "evaluations": out["evaluations"],
                      "time_s": out["elapsed_s"],
                      "order": " > ".join(out["restorer"].outages[a].label for a in out["chosen"][1].order)})
     return pd.DataFrame(rows)

@@ -99,14 +99,14 @@ class FastSteps:
 
     # -- per damage state --------------------------------------------------------------------------------------
     def damage(self, key, outages: list):
-        """(masks of the outages with derates left out, [(gen positions, derate)]) for a damage state."""
+        """(masks of the outages, [(gen positions, derate)]) for a damage state: the masks' branches, buses, loads
+        and units out; the derates apply to each step's capacities (``solve``)."""
         hit = self._masks.get(key)
         if hit is None:
             pm = self.ev.model
-            plain = [o for o in outages if o.derate is None]
             derated = [(pm.masks([o.model_copy(update={"derate": None})]).gen_out, float(o.derate))
                        for o in outages if o.derate is not None]
-            hit = self._masks[key] = (pm.masks(plain), derated)
+            hit = self._masks[key] = (pm.masks(outages), derated)      # its capacities are replaced per step
         return hit
 
     def connected(self, key, outages: list) -> set:
