@@ -1,14 +1,15 @@
 """The multi-period water LP: every step's DC load-shed LP, coupled through the reservoirs.
 
-Per step ``t`` the block is the optimal response's own LP (``gridsim.solvers.optimal``: bus angles, unit
-outputs, load shed, nodal balance, branch limits). The river adds, per plant ``i`` and step ``t``, the
+Per step ``t`` the block is the optimal response's DC load-shed LP (``gridsim.solvers.optimal``) in its
+power-transfer form (``gridsim.water.blocks``: unit outputs, load shed, one balance per connected component,
+the branch limits a solution breaks added round by round). The river adds, per plant ``i`` and step ``t``, the
 turbine discharge ``q`` (m³/s), the spill ``s`` (m³/s), the storage at the step's end ``v`` (hm³) and, for
 pumped storage, the pumping power ``P`` (MW)::
 
     sum(units of i) p_mw  ==  mw_per_m3s_i * q_it                                   (turbines)
     v_it = v_i,t-1 + c * (natural_it + arriving_it - q_it - s_it) + c * eff_i * P_it / mw_per_m3s_i
     arriving_it = sum(u upstream of i) (1 - f_u) * (q + s)_u,t-a_u + f_u * (q + s)_u,t-a_u-1
-    storage_min <= v_it <= storage_max;  P_it at the unit's bus is a load in the nodal balance
+    storage_min <= v_it <= storage_max;  P_it at the unit's bus is a load in the balance and the flows
 
 with ``c = step_h * 3600 / 1e6`` (hm³ per m³/s and step) and the travel time ``travel_h / step_h = a + f``
 steps (a fraction splits the arrival between two steps). Releases from before hour 0 are the river's steady
@@ -23,6 +24,7 @@ per MWh it can still make down the cascade), so the plan neither wastes water no
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +32,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from gridsim.water.blocks import FLOW_TOL_MW, StepBlock
 from gridsim.water.river import M3S_HOUR_HM3, steady_release
 
 #: value of water left in the reservoirs at the end of the horizon, per MWh it can still make down the
@@ -38,24 +41,9 @@ from gridsim.water.river import M3S_HOUR_HM3, steady_release
 WATER_VALUE_PER_MWH = 50.0
 #: variables per plant and step: discharge, spill, storage, pump
 _Q, _S, _V, _P = range(4)
-
-
-@dataclass
-class StepBlock:
-    """One step's DC load-shed LP (variable order ``[theta, pg, shed]``) and where the river plants sit in it."""
-
-    c: np.ndarray
-    a: sp.csr_matrix
-    lb: np.ndarray
-    ub: np.ndarray
-    xlo: np.ndarray
-    xhi: np.ndarray
-    n_bus: int                        # the first n_bus rows are the nodal balance
-    shed: slice                       # columns of the load shed
-    demand_mw: np.ndarray             # per modelled load
-    unit_cols: list[np.ndarray]       # per river plant: columns of its units' outputs
-    pump_row: list[int]               # per river plant: balance row of its bus (-1: not connected)
-    unmodelled_mw: float = 0.0        # demand of loads outside the model (cut off): unserved whatever the plan
+#: rounds of adding the branch limits a solution breaks (each a full re-solve)
+MAX_LIMIT_ROUNDS = 20
+_STATUS = {0: "optimal", 1: "iteration_limit", 2: "infeasible", 3: "unbounded"}
 
 
 @dataclass
@@ -85,10 +73,9 @@ class RiverInputs:
 
 
 def solve_water_lp(blocks: list[StepBlock], inputs: RiverInputs, cost_scale: float) -> WaterLPResult:
-    """Assemble and solve the multi-period LP (HiGHS). ``cost_scale`` converts currency/MWh into objective
-    units (the scale the blocks' unit costs were given with)."""
-    import time
-
+    """Assemble and solve the multi-period LP (HiGHS), adding the branch limits solutions break round by
+    round (``MAX_LIMIT_ROUNDS``). ``cost_scale`` converts currency/MWh into objective units (the scale the
+    blocks' unit costs were given with)."""
     t0 = time.perf_counter()
     river, n_t, n_p = inputs.river, len(blocks), len(inputs.river)
     offsets = np.concatenate([[0], np.cumsum([len(b.c) for b in blocks])]).astype(int)
@@ -97,32 +84,61 @@ def solve_water_lp(blocks: list[StepBlock], inputs: RiverInputs, cost_scale: flo
     n_var = w0 + n_t * n_p * 4
     rows, cols, vals, lo, hi = [], [], [], [], []
     r0 = 0
-    for t, b in enumerate(blocks):            # the blocks, block-diagonal, with the pumps as loads
+    for t, b in enumerate(blocks):            # per step and component: generation + shed - pumping == demand
         coo = b.a.tocoo()
         rows.append(coo.row + r0), cols.append(coo.col + offsets[t]), vals.append(coo.data)
         for i in range(n_p):
             if b.pump_row[i] >= 0 and river["pump_mw"].iat[i] > 0:
-                rows.append([r0 + b.pump_row[i]]), cols.append([wcol(t, i, _P)]), vals.append([1.0])
+                rows.append([r0 + b.pump_row[i]]), cols.append([wcol(t, i, _P)]), vals.append([-1.0])
         lo.append(b.lb), hi.append(b.ub)
         r0 += b.a.shape[0]
     r0 = _turbine_rows(blocks, river, offsets, wcol, r0, rows, cols, vals, lo, hi)
-    _water_rows(inputs, n_t, wcol, r0, rows, cols, vals, lo, hi)
-    a = sp.csr_matrix((np.concatenate([np.asarray(v, float) for v in vals]),
-                       (np.concatenate([np.asarray(r, int) for r in rows]),
-                        np.concatenate([np.asarray(c, int) for c in cols]))),
-                      shape=(sum(len(x) for x in lo), n_var))
+    r0 = _water_rows(inputs, n_t, wcol, r0, rows, cols, vals, lo, hi)
     c, xlo, xhi = _objective_and_bounds(blocks, inputs, offsets, wcol, n_var, cost_scale)
-    res = milp(c, constraints=LinearConstraint(a, np.concatenate(lo), np.concatenate(hi)),
-               bounds=Bounds(xlo, xhi), options={"presolve": True})
-    status = {0: "optimal", 1: "iteration_limit", 2: "infeasible", 3: "unbounded"}.get(res.status, "numerical_error")
-    x = res.x if res.x is not None and status == "optimal" else np.full(n_var, np.nan)
+    limited: set = set()
+    for rounds in range(1, MAX_LIMIT_ROUNDS + 1):
+        a = sp.csr_matrix((np.concatenate([np.asarray(v, float) for v in vals]),
+                           (np.concatenate([np.asarray(r, int) for r in rows]),
+                            np.concatenate([np.asarray(c_, int) for c_ in cols]))),
+                          shape=(r0, n_var))
+        res = milp(c, constraints=LinearConstraint(a, np.concatenate(lo), np.concatenate(hi)),
+                   bounds=Bounds(xlo, xhi), options={"presolve": True})
+        status = _STATUS.get(res.status, "numerical_error")
+        x = res.x if res.x is not None and status == "optimal" else np.full(n_var, np.nan)
+        water = x[w0:].reshape(n_t, n_p, 4)
+        if status != "optimal":
+            break
+        added = _add_limits(blocks, offsets, wcol, x, water, limited, r0, rows, cols, vals, lo, hi)
+        if not added:
+            break
+        r0 += added
     per_step = [x[offsets[t]:offsets[t + 1]] for t in range(n_t)]
-    water = x[w0:].reshape(n_t, n_p, 4)
-    shed = np.array([float(np.clip(xs[b.shed], 0, b.demand_mw).sum()) if len(b.c) else 0.0
-                     for xs, b in zip(per_step, blocks)])
+    shed = np.array([float(np.clip(xs[b.shed], 0, b.demand_mw).sum()) for xs, b in zip(per_step, blocks)])
     unserved = shed + np.array([b.unmodelled_mw for b in blocks])
     return WaterLPResult(status, str(res.message), per_step, water, arriving_inflow(inputs, water), shed,
-                         unserved, time.perf_counter() - t0)
+                         unserved, time.perf_counter() - t0, {"limit_rounds": rounds, "limit_rows": len(limited)})
+
+
+def _add_limits(blocks, offsets, wcol, x, water, limited: set, r0, rows, cols, vals, lo, hi) -> int:
+    """Add a limit row for every (step, branch) whose flow breaks its rating; return how many."""
+    added = 0
+    for t, b in enumerate(blocks):
+        if b.state is None or not b.state.ptdf.shape[0]:
+            continue
+        flow = b.flows(x[offsets[t]:offsets[t + 1]], water[t, :, _P])
+        over = np.flatnonzero(np.abs(flow) > b.state.rating + FLOW_TOL_MW)
+        for br in over:
+            if (t, int(br)) in limited:
+                continue
+            limited.add((t, int(br)))
+            coef, pump, low, high = b.limit_row(int(br))
+            pumps = [i for i in range(len(pump)) if pump[i] != 0.0]
+            rows.append(np.full(len(coef) + len(pumps), r0 + added))
+            cols.append(np.concatenate([np.arange(len(coef)) + offsets[t], [wcol(t, i, _P) for i in pumps]]))
+            vals.append(np.concatenate([coef, [pump[i] for i in pumps]]))
+            lo.append([low]), hi.append([high])
+            added += 1
+    return added
 
 
 def _turbine_rows(blocks, river, offsets, wcol, r0, rows, cols, vals, lo, hi) -> int:
@@ -154,7 +170,7 @@ def _upstream(river: pd.DataFrame) -> list[list[int]]:
     return up
 
 
-def _water_rows(inputs: RiverInputs, n_t: int, wcol, r0, rows, cols, vals, lo, hi) -> None:
+def _water_rows(inputs: RiverInputs, n_t: int, wcol, r0, rows, cols, vals, lo, hi) -> int:
     """v_t - v_t-1 + c (q + s) - c eff/k P - c * arriving = c * natural (+ v_init, + steady arrivals)."""
     river, cst = inputs.river, inputs.step_h * M3S_HOUR_HM3
     steady = steady_release(river, inputs.inflow_m3s)
@@ -181,6 +197,7 @@ def _water_rows(inputs: RiverInputs, n_t: int, wcol, r0, rows, cols, vals, lo, h
             rows.append(np.full(len(r), r0)), cols.append(r), vals.append(v_)
             lo.append([rhs]), hi.append([rhs])
             r0 += 1
+    return r0
 
 
 def arriving_inflow(inputs: RiverInputs, water: np.ndarray) -> np.ndarray:
@@ -215,7 +232,7 @@ def _objective_and_bounds(blocks, inputs: RiverInputs, offsets, wcol, n_var, cos
             xhi[wcol(t, i, _Q)] = np.inf if ok else 0.0
             xlo[wcol(t, i, _V)] = refill[i, t] if ok else 0.0
             xhi[wcol(t, i, _V)] = float(river["storage_max_hm3"].iat[i]) if ok else 0.0
-            pump = float(river["pump_mw"].iat[i]) if ok and blocks[t].pump_row[i] >= 0 else 0.0
+            pump = float(river["pump_mw"].iat[i]) if ok and blocks[t].pump_bus[i] >= 0 else 0.0
             if inputs.pump_off is not None and inputs.pump_off[i, t]:
                 pump = 0.0
             xhi[wcol(t, i, _P)] = pump

@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from gridsim.dispatch import apply_availability, unit_cost
 from gridsim.outages import apply_outages
 from gridsim.solvers.dcmodel import build_dc_model
-from gridsim.solvers.optimal import COST_EPSILON, _assemble, _island, _weights
+from gridsim.solvers.optimal import COST_EPSILON
 from gridsim.solvers.response import PRIORITY_WEIGHTS
-from gridsim.water.lp import RiverInputs, StepBlock, solve_water_lp
+from gridsim.water.blocks import NetState, StepBlock, step_block
+from gridsim.water.lp import RiverInputs, solve_water_lp
 from gridsim.water.river import inflow_series, river_table
 
 #: times a plan is solved again with pumping barred where it pumped while shedding
@@ -104,8 +104,8 @@ def plan_timeline(runner, states: list, matches: list) -> WaterPlan:
             nets[net_key] = step_network(runner, k, active, forced)
         damaged = nets[net_key]
         if key not in models:
-            models[key] = build_dc_model(damaged, rating=getattr(sc, "rating", "rate_a"),
-                                         emergency_factor=getattr(sc, "emergency_factor", 1.0))
+            models[key] = NetState.of(build_dc_model(damaged, rating=getattr(sc, "rating", "rate_a"),
+                                                     emergency_factor=getattr(sc, "emergency_factor", 1.0)))
         demand = base_p * runner._demand_factor(k)
         block, cap = step_block(damaged, models[key], river, weights, cost * scale, demand)
         blocks.append(block)
@@ -113,7 +113,7 @@ def plan_timeline(runner, states: list, matches: list) -> WaterPlan:
     inputs = RiverInputs(river, inflow_series(river, runner.n, runner.dt), dam_status(river, states, matches),
                          runner.dt)
     result, rounds = solve_barring_pumps(blocks, inputs, scale)
-    return _plan_of(river, blocks, caps, inputs, result, {"lp_rounds": rounds,
+    return _plan_of(river, blocks, caps, inputs, result, {"lp_rounds": rounds, **result.extra,
                                                           "plan_s": time.perf_counter() - t0,
                                                           "lp_solve_s": result.solve_time_s})
 
@@ -140,44 +140,6 @@ def step_network(runner, k: int, active: list, forced: set):
     availability = {**(runner.scenario.availability or {}), **runner._availability(k)}
     damaged, _ = apply_outages(apply_availability(net, availability), [o for _, o in active])
     return damaged
-
-
-def step_block(net, model, river: pd.DataFrame, weights, gcost: pd.Series,
-               demand_mw: pd.Series | None = None) -> tuple[StepBlock, dict]:
-    """The DC load-shed LP of one damaged network, and per river unit in it (gen index): its column in the
-    block and its capacity (MW). ``demand_mw`` (per load) replaces the network's ``load.p_mw``."""
-    load_p = net.load["p_mw"].astype(float) if demand_mw is None else demand_mw
-    isl = _island(model, None)
-    gens, loads = isl["gens"], isl["loads"]
-    gen_index = model.gen_index[gens]
-    cap = np.maximum(np.nan_to_num(net.gen["max_p_mw"].reindex(gen_index).to_numpy(float)), 0.0)
-    demand = np.maximum(load_p.reindex(model.load_index[loads]).to_numpy(float), 0.0)
-    w = _weights(net, model.load_index[loads], weights)
-    c_g = np.nan_to_num(gcost.reindex(gen_index).to_numpy(float))
-    problem = _assemble(model, isl, demand, cap, w, c_g)
-    plant_of = net.gen["plant"].astype(str).reindex(gen_index).to_numpy() if "plant" in net.gen else []
-    unit_cols, pump_row, caps = [], [], {}
-    n_bus = len(isl["buses"])
-    local = np.full(model.n_bus, -1, dtype=np.int64)
-    local[isl["buses"]] = np.arange(n_bus)
-    for plant in river["plant"]:
-        pos = np.flatnonzero(np.asarray(plant_of) == plant)
-        unit_cols.append(n_bus + pos)
-        pump_row.append(int(local[model.gen_bus[gens[pos[0]]]]) if len(pos) else -1)
-        caps.update({int(gen_index[p]): (int(n_bus + p), float(cap[p])) for p in pos})
-    total = float(load_p[net.load["in_service"].astype(bool)].sum())
-    unmodelled = max(0.0, total - float(demand.sum()))
-    if problem is None:
-        empty = np.zeros(0)
-        block = StepBlock(empty, sp.csr_matrix((0, 0)), empty, empty, empty, empty,
-                          0, slice(0, 0), empty, [np.zeros(0, int) for _ in unit_cols], [-1] * len(unit_cols),
-                          unmodelled)
-        return block, caps
-    c, constraint, bounds = problem
-    block = StepBlock(c, constraint.A.tocsr(), constraint.lb, constraint.ub, bounds.lb, bounds.ub, n_bus,
-                      slice(n_bus + len(cap), n_bus + len(cap) + len(demand)), demand, unit_cols, pump_row,
-                      unmodelled)
-    return block, caps
 
 
 def _plan_of(river, blocks, caps, inputs: RiverInputs, result, info: dict) -> WaterPlan:
