@@ -89,7 +89,7 @@ class ACNetwork:
         self._shunts(net, ppc, pm)
         self._ratings(pm, net)
         self._units(pm, net)
-        self.ybus_base = (self.ybus_branches + sp.diags(self.shunt_y(self.shunt_q0))).tocsc()
+        self._pattern()
         self.b_dc = pm.dc.b_pu
         self.shift_mw = pm.f_shift
 
@@ -190,41 +190,51 @@ class ACNetwork:
         self.load_q_per_p = np.divide(q, p, out=np.zeros(len(p)), where=p > 0)
         self.load_q = q
 
+    def _pattern(self) -> None:
+        """The base admittance matrix (every model branch in, shunts as prepared) in CSC form with every diagonal
+        stored, and per branch the positions of its four entries in its data: a case's matrix is then a copy of
+        the data with the outaged branches' entries subtracted, on the same sparsity pattern."""
+        n = self.n_bus
+        y = (self.ybus_branches + sp.diags(self.shunt_y(self.shunt_q0)) + sp.diags(np.full(n, 1e-300))).tocsc()
+        y.sum_duplicates()
+        y.sort_indices()
+        y.data[y.data == 1e-300] = 0.0      # the stored diagonal of a bus without branches or shunts
+        self.ybus_base = y
+        yf, yt = self.yf.tocoo(), self.yt.tocoo()
+        rows = np.concatenate([self.f[yf.row], self.t[yt.row]])
+        cols = np.concatenate([yf.col, yt.col])
+        self.stamp_branch = np.concatenate([yf.row, yt.row])
+        self.stamp_value = np.concatenate([yf.data, yt.data])
+        self.stamp_pos = self._positions(rows, cols)
+        order = np.argsort(self.stamp_branch, kind="stable")
+        self.stamp_branch, self.stamp_value, self.stamp_pos = (a[order] for a in (self.stamp_branch,
+                                                                                  self.stamp_value, self.stamp_pos))
+        self.stamp_start = np.searchsorted(self.stamp_branch, np.arange(len(self.f) + 1))
+        self.diag_pos = self._positions(np.arange(n), np.arange(n))
+
+    def _positions(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        y = self.ybus_base
+        pos = np.empty(len(rows), dtype=np.int64)
+        for i, (r, c) in enumerate(zip(rows, cols)):
+            lo, hi = y.indptr[c], y.indptr[c + 1]
+            pos[i] = lo + np.searchsorted(y.indices[lo:hi], r)
+        return pos
+
     # -- one case ----------------------------------------------------------------------------------------
     def ybus(self, branch_out: np.ndarray, shunt_q: np.ndarray | None) -> sp.csc_matrix:
         """The admittance matrix with ``branch_out`` (model branches) out and shunts at ``shunt_q``."""
-        y = self.ybus_base
-        if len(branch_out):
-            k = np.asarray(branch_out)
-            cf = sp.csr_matrix((np.ones(len(k)), (np.arange(len(k)), self.f[k])), shape=(len(k), self.n_bus))
-            ct = sp.csr_matrix((np.ones(len(k)), (np.arange(len(k)), self.t[k])), shape=(len(k), self.n_bus))
-            y = y - (cf.T @ self.yf[k] + ct.T @ self.yt[k])
+        base = self.ybus_base
+        data = base.data.copy()
+        for k in np.asarray(branch_out, dtype=np.int64):
+            sl = slice(self.stamp_start[k], self.stamp_start[k + 1])
+            np.subtract.at(data, self.stamp_pos[sl], self.stamp_value[sl])
         if shunt_q is not None:
-            y = y + sp.diags(self.shunt_y(shunt_q) - self.shunt_y(self.shunt_q0))
-        return sp.csc_matrix(y)
-
-    def dc_angles(self, branch_on: np.ndarray, p_mw: np.ndarray, refs: np.ndarray, solved: np.ndarray):
-        """pandapower's DC start: angles (rad) of the buses ``solved`` for injections ``p_mw`` (each island's
-        slack in ``refs`` at 0 and taking its island's mismatch); 0 elsewhere. Returns a solve function for
-        repeated injections on the same topology."""
-        on = np.flatnonzero(branch_on)
-        f, t, b = self.f[on], self.t[on], self.b_dc[on]
-        n = self.n_bus
-        bb = sp.csr_matrix((np.concatenate([b, b, -b, -b]),
-                            (np.concatenate([f, t, f, t]), np.concatenate([f, t, t, f]))), shape=(n, n))
-        free = solved.copy()
-        free[refs] = False
-        idx = np.flatnonzero(free)
-        lu = splu(bb[idx][:, idx].tocsc()) if len(idx) else None
-        shift_inj = np.bincount(f, weights=self.shift_mw[on], minlength=n) - \
-            np.bincount(t, weights=self.shift_mw[on], minlength=n)
-
-        def solve(p: np.ndarray) -> np.ndarray:
-            va = np.zeros(n)
-            if lu is not None:
-                va[idx] = lu.solve((p - shift_inj)[idx] / self.base_mva)
-            return va
-        return solve
+            delta = self.shunt_y(shunt_q) - self.shunt_y(self.shunt_q0)
+            hit = np.flatnonzero(delta)
+            data[self.diag_pos[hit]] += delta[hit]
+        y = sp.csc_matrix((data, base.indices, base.indptr), shape=base.shape)
+        y.has_canonical_format = True
+        return y
 
     def branch_currents(self, v: np.ndarray):
         """(i_from, i_to) in kA and the active power at the from end (MW) of every model branch."""
@@ -241,6 +251,31 @@ class ACNetwork:
         return np.where(branch_on, load, 0.0), np.where(branch_on, np.abs(p_f), 0.0)
 
 
+class DCStart:
+    """pandapower's ``init="dc"`` angles for one case's topology: the DC power flow on the base factorisation
+    (``gridsim.batch.dcflow.DCFlow``) with the case's outaged branches removed by a Woodbury update, so that the
+    many runs of a case (the voltage relief's bisections) cost one triangular solve each."""
+
+    def __init__(self, dcflow, branch_out: np.ndarray):
+        self.flow = dcflow
+        self.out = np.asarray(branch_out, dtype=np.int64)
+        if len(self.out):
+            rhs = dcflow._inc_t[:, self.out].toarray()
+            rhs[dcflow.grounded] = 0.0
+            self.z = dcflow.lu.solve(rhs)                   # B^-1 A_O^T (grounded buses held)
+            lhs = np.diag(1.0 / dcflow.bw[self.out]) - rhs.T @ self.z
+            self.solve_x = np.linalg.pinv(lhs, rcond=1e-9) @ rhs.T      # a split leaves lhs singular
+
+    def __call__(self, p_mw: np.ndarray, refs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Angles (rad) for injections ``p_mw`` balanced in each island, each island's slack (``refs``) at 0."""
+        th = self.flow.angles(p_mw)
+        if len(self.out):
+            th = th + self.z @ (self.solve_x @ th)
+        ref_of = np.zeros(int(labels.max()) + 2)
+        ref_of[labels[refs]] = th[refs]
+        return th - ref_of[labels]
+
+
 def _check_loads(net) -> None:
     load = net.load
     for col in ("const_z_p_percent", "const_i_p_percent", "const_z_q_percent", "const_i_q_percent",
@@ -249,18 +284,24 @@ def _check_loads(net) -> None:
             raise ValueError("the fast AC engine models constant-power loads only; use SimulateEvaluator")
 
 
-def newton(ybus, v0: np.ndarray, sbus: np.ndarray, ref: int, pv: np.ndarray, pq: np.ndarray):
-    """lightsim2grid's single-slack Newton-Raphson (KLU): (V, converged)."""
-    try:
-        from lightsim2grid.algorithm import NRSing_KLU as Solver
-    except ImportError:      # lightsim2grid built without KLU
-        from lightsim2grid.algorithm import NRSing_SparseLU as Solver
+class Newton:
+    """lightsim2grid's single-slack Newton-Raphson (KLU where built with it), one instance reused."""
 
-    solver = Solver()
-    weights = np.zeros(len(v0))
-    weights[ref] = 1.0
-    solver.solve(ybus, v0, sbus, np.array([ref], dtype=np.int32), weights, pv.astype(np.int32),
-                 pq.astype(np.int32), MAX_ITERATION, TOLERANCE_PU)
-    ok = bool(solver.converged())
-    v = solver.get_Vm() * np.exp(1j * solver.get_Va()) if ok else None
-    return v, ok
+    def __init__(self):
+        try:
+            from lightsim2grid.algorithm import NRSing_KLU as Solver
+        except ImportError:      # lightsim2grid built without KLU
+            from lightsim2grid.algorithm import NRSing_SparseLU as Solver
+        self.solver = Solver()
+        self.runs = 0
+
+    def __call__(self, ybus, v0: np.ndarray, sbus: np.ndarray, ref: int, pv: np.ndarray, pq: np.ndarray):
+        """(V, converged) for the buses ``pv`` and ``pq`` around the slack bus ``ref``."""
+        weights = np.zeros(len(v0))
+        weights[ref] = 1.0
+        s = self.solver
+        s.reset()            # without it, a reused solver is 3x slower on a new system
+        s.solve(ybus, v0, sbus, np.array([ref], dtype=np.int32), weights, pv, pq, MAX_ITERATION, TOLERANCE_PU)
+        self.runs += 1
+        ok = bool(s.converged())
+        return (s.get_Vm() * np.exp(1j * s.get_Va()) if ok else None), ok

@@ -22,6 +22,7 @@ the constructor raises ValueError and ``run_cases`` (evaluator ``auto``) uses ``
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import time
 from types import SimpleNamespace
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from gridsim.batch.cases import CASE_COLUMNS, FAILED, CaseSpec, SimulateEvaluator, failed_record, outage_models
+from gridsim.batch.dcflow import DCFlow
 from gridsim.batch.lp_reference import ReferenceLP
 from gridsim.batch.model import CaseMasks, PreparedModel
 from gridsim.batch.state import CaseState, case_state
@@ -38,6 +40,10 @@ from gridsim.batch.state import CaseState, case_state
 _EMPTY = np.zeros(0, dtype=np.int64)
 #: how a case was evaluated (counted in ``FastACEvaluator.paths``)
 PATHS = ("exact", "lp", "relief", "simulate")
+#: where each AC power flow starts: pandapower's ``init="dc"`` (what simulate() does: the same convergence
+#: near the nose point), or ``warm``: the base state's solution, then the island's last converged one (fewer
+#: iterations; the relief's bisections may then end a step apart from simulate()'s)
+STARTS = ("dc", "warm")
 
 
 def check_supported(scenario) -> None:
@@ -52,11 +58,14 @@ def check_supported(scenario) -> None:
 class FastACEvaluator:
     """Evaluate cases (``CaseSpec``) with AC power flow on one prepared model; records as ``record_of``."""
 
-    def __init__(self, scenario, net=None):
-        from gridsim.batch.acnet import ACNetwork
+    def __init__(self, scenario, net=None, start: str = "dc"):
+        from gridsim.batch.acnet import ACNetwork, Newton
         from gridsim.solvers.powerflow import AC_LOSS_ALLOWANCE
 
         check_supported(scenario)
+        if start not in STARTS:
+            raise ValueError(f"start must be one of {', '.join(STARTS)}, got {start!r}")
+        self.start = start
         self.scenario = scenario
         self.method = scenario.shedding
         self.allowance = AC_LOSS_ALLOWANCE
@@ -69,7 +78,29 @@ class FastACEvaluator:
         self._pp_bus = np.full(pm.n_bus, -1, dtype=np.int64)
         idx = pm.damaged.bus.index.to_numpy()
         self._pp_bus[pm.bus_lookup[idx]] = idx
+        pm.pp_bus_of = self._pp_bus
         self._reactors(pm)
+        self.newton = Newton()
+        self.dcflow = DCFlow(pm)
+        self.base_state = case_state(pm, self.empty, self.method, self.allowance)
+        self.bridges = _bridges(self.dcflow, pm.n_branch)
+        self.base_v = None
+        if start == "warm":
+            from gridsim.batch.fast_ac_case import ACCase
+
+            base = ACCase(self, self.empty)
+            v, ok = base.solve_all(self.base_state.served, self.base_state.dispatch)
+            self.base_v = v if ok.all() else None
+
+    def state(self, masks: CaseMasks) -> CaseState:
+        """The case's islands and balance; a single branch out that splits nothing leaves the base state's."""
+        if masks.injections_unchanged and len(masks.branch_out) == 1:
+            k = int(masks.branch_out[0])
+            if not self.bridges[k]:
+                on = np.ones(self.model.n_branch, dtype=bool)
+                on[k] = False
+                return dataclasses.replace(self.base_state, branch_on=on)
+        return case_state(self.model, masks, self.method, self.allowance)
 
     # -- public --------------------------------------------------------------------------------------------
     def evaluate(self, case: CaseSpec) -> dict[str, Any]:
@@ -137,7 +168,7 @@ class FastACEvaluator:
             np.bincount(self._line_to[on], weights=h, minlength=self._n_pp)
         had = self._reactor_before
         share = np.divide(now[self._reactor_bus], had, out=np.ones(len(had)), where=had > 0)
-        alive = ~np.isin(self._reactor_bus, bus_dead_pp)
+        alive = ~np.isin(self._reactor_bus, bus_dead_pp) if len(bus_dead_pp) else True
         new = np.where(share >= 1.0 - 1e-9, self._reactor_q, np.where(share <= 1e-9, 0.0, self._reactor_q * share))
         q[self._reactor_pos] = np.where(alive & (had > 0), new, q[self._reactor_pos])
         return q
@@ -156,6 +187,16 @@ class FastACEvaluator:
 
     def pp_buses(self, model_buses: np.ndarray) -> np.ndarray:
         return self._pp_bus[model_buses]
+
+
+def _bridges(dcflow, n_branch: int, block: int = 512) -> np.ndarray:
+    """Per model branch: whether its loss alone splits the grid (its PTDF across itself is 1)."""
+    out = np.zeros(n_branch, dtype=bool)
+    for start in range(0, n_branch, block):
+        k = np.arange(start, min(n_branch, start + block))
+        h = dcflow.ptdf_columns(k)[k, np.arange(len(k))]
+        out[k] = np.abs(1.0 - h) < 1e-9
+    return out
 
 
 def vm_series(ev: FastACEvaluator, buses: np.ndarray, v: np.ndarray) -> pd.Series:

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gridsim.batch.acnet import newton
-from gridsim.batch.state import case_state
 from gridsim.solvers.limits import REACTIVE_SHARE
 from gridsim.solvers.powerflow import SLACK_TOLERANCE_MW
 from gridsim.solvers.response import AC_ROUNDS, VOLTAGE_TRIES
@@ -44,7 +42,7 @@ class ACCase:
 
     def __init__(self, ev, masks):
         self.ev, self.masks, self.pm, self.ac = ev, masks, ev.model, ev.ac
-        self.st = case_state(self.pm, masks, ev.method, ev.allowance)
+        self.st = ev.state(masks)
         st, pm = self.st, self.pm
         self.islands = np.flatnonzero(st.energised)
         gen_on = pm.gen_on.copy()
@@ -53,15 +51,21 @@ class ACCase:
         self.gen_ac = gen_on & (lab >= 0) & st.energised[np.maximum(lab, 0)]   # units of _prepare (PV)
         self.gen_live = st.gen_island >= 0                                     # Island.gens
         self.slack = self._slacks()
-        dead_pp = pm.damaged.bus.index.to_numpy()[np.isin(pm.bus_lookup[pm.damaged.bus.index.to_numpy()],
-                                                          masks.bus_dead)] if len(masks.bus_dead) else masks.bus_dead
+        dead_pp = pm.pp_bus_of[masks.bus_dead] if len(masks.bus_dead) else masks.bus_dead
         self.shunt_q = ev.shunt_q(st, dead_pp)
         self.ybus = self.ac.ybus(masks.branch_out, self.shunt_q)
-        self.bus_on = st.labels >= 0
-        self.solved = self.bus_on & st.energised[np.maximum(st.labels, 0)]
-        self.dc_start = self.ac.dc_angles(st.branch_on, np.zeros(pm.n_bus), self.pm.gen_bus[self.slack],
-                                          self.solved)
+        self.solved = (st.labels >= 0) & st.energised[np.maximum(st.labels, 0)]
+        self._dc_start = None
+        self._islands_data: dict[int, tuple] = {}
+        self.last_v = [None] * len(self.islands)
         self.notes: list[str] = []
+
+    def dc_start(self, p: np.ndarray, ref: int) -> np.ndarray:
+        if self._dc_start is None:
+            from gridsim.batch.acnet import DCStart
+
+            self._dc_start = DCStart(self.ev.dcflow, self.masks.branch_out)
+        return self._dc_start(p, np.array([ref]), self.st.labels)
 
     def _slacks(self) -> np.ndarray:
         """gridsim.balance.pick_slack per energised island: the most headroom (rounded to 1e-6 MW), then the
@@ -77,31 +81,54 @@ class ACCase:
         return np.array([by_island[int(i)] for i in self.islands], dtype=np.int64)
 
     # -- AC --------------------------------------------------------------------------------------------------
+    def island(self, k: int) -> tuple:
+        """(units, slack bus, buses, PV buses, PQ buses, start magnitudes) of the ``k``-th energised island."""
+        got = self._islands_data.get(k)
+        if got is None:
+            pm, st = self.pm, self.st
+            isl = self.islands[k]
+            gens = np.flatnonzero(self.gen_ac & (st.labels[pm.gen_bus] == isl))
+            ref = int(pm.gen_bus[self.slack[k]])
+            buses = np.flatnonzero(self.solved & (st.labels == isl))
+            pv = np.setdiff1d(pm.gen_bus[gens], [ref])
+            pq = np.setdiff1d(buses, np.append(pv, ref))
+            vm = np.ones(pm.n_bus)
+            vm[pm.gen_bus[gens]] = self.ac.gen_vm[gens]
+            regulated = np.zeros(pm.n_bus, dtype=bool)
+            regulated[pm.gen_bus[gens]] = True
+            got = self._islands_data[k] = (gens, ref, buses, pv.astype(np.int32), pq.astype(np.int32), vm,
+                                           regulated)
+        return got
+
     def solve(self, k: int, served: np.ndarray, dispatch: np.ndarray):
-        """AC power flow of the ``k``-th energised island: (V over all buses, converged)."""
-        pm, ac, st = self.pm, self.ac, self.st
-        isl = self.islands[k]
-        gens = np.flatnonzero(self.gen_ac & (st.labels[pm.gen_bus] == isl))
-        ref = int(pm.gen_bus[self.slack[k]])
-        buses = np.flatnonzero(self.solved & (st.labels == isl))
-        pv = np.setdiff1d(pm.gen_bus[gens], [ref])
-        pq = np.setdiff1d(buses, np.append(pv, ref))
-        inside = (st.load_island == isl)
-        p_load = np.where(inside, served, 0.0)
-        q_load = p_load * ac.load_q_per_p
+        """AC power flow of the ``k``-th energised island: (V over all buses, converged). The start is
+        pandapower's ``init="dc"`` (``start="dc"``), or the base state's solution and then this island's last
+        converged one (``start="warm"``)."""
+        pm, ac = self.pm, self.ac
+        gens, ref, buses, pv, pq, vm, regulated = self.island(k)
         n = pm.n_bus
+        inside = self.st.load_island == self.islands[k]
+        p_load = np.where(inside, served, 0.0)
+        p = np.bincount(pm.gen_bus[gens], weights=dispatch[gens], minlength=n) - \
+            np.bincount(pm.load_bus, weights=p_load, minlength=n)
+        q = -np.bincount(pm.load_bus, weights=p_load * ac.load_q_per_p, minlength=n)
         mask = np.zeros(n, dtype=bool)
         mask[buses] = True
-        p = np.where(mask, np.bincount(pm.gen_bus[gens], weights=dispatch[gens], minlength=n)
-                     - np.bincount(pm.load_bus, weights=p_load, minlength=n), 0.0)
-        q = np.where(mask, -np.bincount(pm.load_bus, weights=q_load, minlength=n), 0.0)
+        p, q = np.where(mask, p, 0.0), np.where(mask, q, 0.0)
+        v0 = self._start(k, p, ref, vm, regulated)
+        v, ok = self.ev.newton(self.ybus, v0, (p + 1j * q) / ac.base_mva, ref, pv, pq)
+        if ok:
+            self.last_v[k] = v
+        return v, ok
+
+    def _start(self, k: int, p: np.ndarray, ref: int, vm: np.ndarray, regulated: np.ndarray) -> np.ndarray:
+        if self.ev.start == "warm":
+            v = self.last_v[k] if self.last_v[k] is not None else self.ev.base_v
+            if v is not None:
+                return np.where(regulated, vm, np.abs(v)) * np.exp(1j * np.angle(v))
         balanced = p.copy()
         balanced[ref] -= p.sum()          # the DC start: the slack takes the island's mismatch
-        vm = np.ones(n)
-        vm[pm.gen_bus[gens]] = ac.gen_vm[gens]
-        v0 = vm * np.exp(1j * self.dc_start(balanced))
-        sbus = (p + 1j * q) / ac.base_mva
-        return newton(self.ybus, v0, sbus, ref, pv, pq)
+        return vm * np.exp(1j * self.dc_start(balanced, ref))
 
     def solve_all(self, served, dispatch):
         v = np.ones(self.pm.n_bus, dtype=complex)
@@ -145,7 +172,7 @@ class ACCase:
         pm, ac = self.pm, self.ac
         g = self.slack[k]
         bus = int(pm.gen_bus[g])
-        s = v[bus] * np.conj(self.ybus[bus] @ v)[0] * ac.base_mva
+        s = v[bus] * np.conj((self.ybus @ v)[bus]) * ac.base_mva
         load = float(served[(pm.load_bus == bus) & (self.st.load_island == self.islands[k])].sum())
         others = self.gen_ac & (pm.gen_bus == bus)
         others[g] = False
@@ -155,17 +182,13 @@ class ACCase:
         """Overloads of the DC fallback flows of an island whose AC power flow diverged (its slack takes the
         mismatch), as ``simulate()`` would see them: relief alone would not be the whole response then."""
         ev, pm, st = self.ev, self.pm, self.st
-        from gridsim.batch.dcflow import DCFlow
-
-        if not hasattr(ev, "_dcflow"):
-            ev._dcflow = DCFlow(pm)
         isl = self.islands[k]
         inside_l = st.load_island == isl
         gens = self.gen_ac & (st.labels[pm.gen_bus] == isl)
         inj = np.bincount(pm.gen_bus[gens], weights=dispatch[gens], minlength=pm.n_bus) - \
             np.bincount(pm.load_bus[inside_l], weights=served[inside_l], minlength=pm.n_bus)
         inj[pm.gen_bus[self.slack[k]]] -= inj.sum()
-        flow = ev._dcflow.outage_flows(ev._dcflow.flows(inj), self.masks.branch_out)
+        flow = ev.dcflow.outage_flows(ev.dcflow.flows(inj), self.masks.branch_out)
         here = st.branch_on & (st.labels[pm.br_from] == isl)
         return int((here & (np.abs(flow) > pm.detect_limit * (1.0 + OVERLOAD_MARGIN_PCT / 100.0))).sum())
 
