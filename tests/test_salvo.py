@@ -417,3 +417,19 @@ def test_with_a_timeline_every_draw_counts_its_repairs_as_energy_not_served():
     assert np.allclose(run.draws["unserved_mw"], loss["unserved_mw"], atol=1e-6)   # the peak step
     assert run.summary["ens_mwh"]["mean"] == pytest.approx(6 * loss["unserved_mw"], rel=1e-6)
     assert run.metric == "ens_mwh"
+
+
+def test_docs_cover_every_attack_key_and_the_commands():
+    from gridsim.scenario.attack import LIMITS, Attack, DamageRange, Interception, Weapon
+
+    root = Path(__file__).parent.parent
+    text = (root / "docs" / "salvo.md").read_text()
+    for model in (Attack, Interception, DamageRange, Weapon):
+        for name in model.model_fields:
+            assert f"`{name}" in text or f"`interception.{name}`" in text, name
+    for name, (value, _) in LIMITS.items():
+        assert f"| `{name}` | {value:,} |" in text
+    assert "product of the remaining fractions" in text and "1 − 1/e" in text
+    cli = (root / "docs" / "cli.md").read_text()
+    assert "gridsim defend" in cli and "--until-se" in cli
+    assert "docs/images/salvo-exceedance.png" in (root / "README.md").read_text()
