@@ -112,13 +112,13 @@ class StepBlock:
 
 
 def step_block(net, state: NetState, river: pd.DataFrame, weights, gcost: pd.Series,
-               demand_mw: pd.Series) -> tuple[StepBlock, dict]:
-    """The block of one damaged network and step demand, and per river unit (gen index) its column and
-    capacity (MW)."""
+               demand_mw: pd.Series, cap_mw: pd.Series) -> tuple[StepBlock, dict]:
+    """The block of one damaged network with the step's demand and unit capacities (per load and gen index),
+    and per river unit (gen index) its column and capacity (MW)."""
     model, isl = state.model, state.isl
     gens, loads = isl["gens"], isl["loads"]
     gen_index = model.gen_index[gens]
-    cap = np.maximum(np.nan_to_num(net.gen["max_p_mw"].reindex(gen_index).to_numpy(float)), 0.0)
+    cap = np.maximum(np.nan_to_num(cap_mw.reindex(gen_index).to_numpy(float)), 0.0)
     demand = np.maximum(demand_mw.reindex(model.load_index[loads]).to_numpy(float), 0.0)
     w = _weights(net, model.load_index[loads], weights)
     c_g = np.nan_to_num(gcost.reindex(gen_index).to_numpy(float))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from gridsim.dispatch import apply_availability, unit_cost
+from gridsim.dispatch import apply_availability, availability_of, unit_cost
 from gridsim.outages import apply_outages
 from gridsim.solvers.dcmodel import build_dc_model
 from gridsim.solvers.optimal import COST_EPSILON
@@ -88,34 +88,42 @@ def plan_timeline(runner, states: list, matches: list) -> WaterPlan:
     """The water plan of one run of the timeline: ``states`` is, per step, (active outages, forced units)."""
     t0 = time.perf_counter()
     river = river_table(runner.base)
-    sc = runner.scenario
-    blocks, caps = [], []
-    weights = PRIORITY_WEIGHTS if sc.shedding == "priority" else None
+    weights = PRIORITY_WEIGHTS if runner.scenario.shedding == "priority" else None
     cost = unit_cost(runner.base)
     scale = COST_EPSILON * (min(weights.values()) if weights else 1.0) / max(float(cost.max()), 1e-9)
-    models: dict = {}
+    blocks, caps = _step_blocks(runner, states, river, weights, cost * scale)
+    inputs = RiverInputs(river, inflow_series(river, runner.n, runner.dt), dam_status(river, states, matches),
+                         runner.dt)
+    build = time.perf_counter() - t0
+    result, rounds = solve_barring_pumps(blocks, inputs, scale)
+    return _plan_of(river, blocks, caps, inputs, result, {"lp_rounds": rounds, **result.extra, "build_s": build,
+                                                          "plan_s": time.perf_counter() - t0,
+                                                          "lp_solve_s": result.solve_time_s})
+
+
+def _step_blocks(runner, states: list, river: pd.DataFrame, weights, gcost: pd.Series):
+    """Every step's block: the damaged network and its PTDF once per damage state (at full availability),
+    then the step's demand and each unit's capacity (times the step's availability of its fuel)."""
+    sc = runner.scenario
     nets: dict = {}
     base_p = runner.base.load["p_mw"].astype(float)
+    fuel = runner.base.gen["fuel"].astype(str) if "fuel" in runner.base.gen else pd.Series("other", index=runner.base.gen.index)
+    blocks, caps = [], []
     for k, (active, forced) in enumerate(states):
         key = (tuple(sorted((o.label, -1.0 if o.derate is None else float(o.derate)) for _, o in active)),
                frozenset(forced))
-        net_key = (key, tuple(sorted(runner._availability(k).items())))
-        if net_key not in nets:        # demand aside, a step's network depends on the damage and the sun
-            nets[net_key] = step_network(runner, k, active, forced)
-        damaged = nets[net_key]
-        if key not in models:
-            models[key] = NetState.of(build_dc_model(damaged, rating=getattr(sc, "rating", "rate_a"),
-                                                     emergency_factor=getattr(sc, "emergency_factor", 1.0)))
-        demand = base_p * runner._demand_factor(k)
-        block, cap = step_block(damaged, models[key], river, weights, cost * scale, demand)
+        table = availability_of(runner.base, {**(sc.availability or {}), **runner._availability(k)})
+        if key not in nets:
+            damaged = step_network(runner, k, active, forced, {f: 1.0 for f in set(fuel) | set(table)} if table else {})
+            nets[key] = (damaged, NetState.of(build_dc_model(damaged, rating=getattr(sc, "rating", "rate_a"),
+                                                             emergency_factor=getattr(sc, "emergency_factor", 1.0))))
+        damaged, state = nets[key]
+        frac = fuel.map(table).fillna(1.0).astype(float) if table else 1.0
+        block, cap = step_block(damaged, state, river, weights, gcost, base_p * runner._demand_factor(k),
+                                damaged.gen["max_p_mw"].astype(float) * frac)
         blocks.append(block)
         caps.append(cap)
-    inputs = RiverInputs(river, inflow_series(river, runner.n, runner.dt), dam_status(river, states, matches),
-                         runner.dt)
-    result, rounds = solve_barring_pumps(blocks, inputs, scale)
-    return _plan_of(river, blocks, caps, inputs, result, {"lp_rounds": rounds, **result.extra,
-                                                          "plan_s": time.perf_counter() - t0,
-                                                          "lp_solve_s": result.solve_time_s})
+    return blocks, caps
 
 
 def solve_barring_pumps(blocks: list[StepBlock], inputs: RiverInputs, scale: float):
@@ -132,12 +140,14 @@ def solve_barring_pumps(blocks: list[StepBlock], inputs: RiverInputs, scale: flo
     return result, rounds
 
 
-def step_network(runner, k: int, active: list, forced: set):
-    """Step ``k``'s damaged network, built as the timeline's snapshot builds it (without any water plan)."""
+def step_network(runner, k: int, active: list, forced: set, availability: dict | None = None):
+    """Step ``k``'s damaged network, built as the timeline's snapshot builds it (without any water plan), with
+    ``availability`` (default: the step's own)."""
     net = runner._step_net(k, water=False)
     if forced:
         net.gen.loc[sorted(forced), "in_service"] = False
-    availability = {**(runner.scenario.availability or {}), **runner._availability(k)}
+    if availability is None:
+        availability = {**(runner.scenario.availability or {}), **runner._availability(k)}
     damaged, _ = apply_outages(apply_availability(net, availability), [o for _, o in active])
     return damaged
 
