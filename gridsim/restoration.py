@@ -107,7 +107,11 @@ class Restorer:
         return self.memo[key], sched
 
     def value_of(self, sched: Schedule) -> float:
+        """The objective step by step. On a network with a river the timeline first plans the water of the whole
+        run (``gridsim.water``, one LP per run): the search values orders without that plan (river units at
+        their capacity), and ``restore`` ranks the orders it reports by their planned timelines (``table``)."""
         total = 0.0
+        self.runner.water = None
         for k, t, active, forced in self.runner.states(repaired_at(self.outages, sched)):
             total += self._step_value(k, t, active, forced)
         return total * float(self.scenario.timeline.step_h)
@@ -127,7 +131,9 @@ class Restorer:
         return table
 
     def with_table(self, found: tuple[float, Schedule]) -> tuple[float, Schedule, pd.DataFrame]:
-        return found[0], found[1], self.table(found[1])
+        """(objective of the schedule's timeline, schedule, timeline table)."""
+        table = self.table(found[1])
+        return float(table[self.column].sum() * self.scenario.timeline.step_h), found[1], table
 
     def reference(self) -> tuple[float, Schedule]:
         """Every repair at its strike (no waiting for a crew)."""
@@ -261,12 +267,17 @@ def restore(scenario, net=None, crews: int | None = None, bound: bool = True) ->
         chosen = r.exact()
     else:
         seeds = [greedy, listed, *([r.evaluate(milp_order(r, milp))] if milp.back_h else [])]
-        start = min(seeds, key=lambda s: s[0])
-        chosen = r.local_search(start[1].order, time.perf_counter() + r.rest.time_limit_s)
-        chosen, complete = chosen[:2], chosen[2]
+        deadline, chosen = time.perf_counter() + r.rest.time_limit_s, None
+        for seed in sorted(seeds, key=lambda s: s[0]):          # a local search from each, best seed first
+            *found, done = r.local_search(seed[1].order, deadline)
+            complete = complete and done
+            if chosen is None or found[0] < chosen[0] - 1e-9:
+                chosen = tuple(found)
     reference = r.reference()
     chosen, greedy, listed, reference = (r.with_table(x) for x in (chosen, greedy, listed, reference))
-    return {"method": method, "complete": complete, "crews": r.crews, "objective": r.rest.objective,
+    water_planned = r.runner.water is not None
+    chosen = min((chosen, greedy, listed), key=lambda x: x[0])     # by the planned timelines (a river)
+    return {"method": method, "water_planned": water_planned, "complete": complete, "crews": r.crews, "objective": r.rest.objective,
             "chosen": chosen, "greedy": greedy, "listed": listed, "reference": reference, "bound": milp,
             "evaluations": r.evaluations, "elapsed_s": time.perf_counter() - t0, "restorer": r}
 
@@ -311,6 +322,7 @@ def simulate_restoration(scenario, net=None, progress=None):
     result.summary["restoration"] = {
         "crews": out["crews"], "objective": out["objective"], "unit": unit, "method": out["method"],
         "complete": out["complete"], "evaluations": out["evaluations"], "search_s": out["elapsed_s"],
+        "search_without_water_plan": out["water_planned"],
         "chosen": value, "greedy": out["greedy"][0], "listed_order": out["listed"][0],
         "no_waiting_reference": ref,
         "gap_to_reference": (value - ref) / value if value > 1e-9 else 0.0,
