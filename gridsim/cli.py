@@ -164,7 +164,9 @@ def cmd_validate(args, out: Console, err: Console) -> int:
                             network_root=scenario.network_root)
         n = sum(len(m.elements) for i, o in enumerate(scenario.outages)
                 for m in resolve_outage(net, o, i, scenario.source))
-        out.print(f"{path}: ok ({len(scenario.outages)} outage entries, {n} network elements)")
+        from gridsim.cli_salvo import attack_note   # an attack's targets and zones resolve too
+        note = attack_note(scenario, net)
+        out.print(f"{path}: ok ({len(scenario.outages)} outage entries, {n} network elements{note})")
     return EXIT_OK
 
 
