@@ -66,6 +66,17 @@ def check_salvo_options(args, scenario) -> None:
         raise ScenarioError(f"{given[0]} applies to scenarios with an `attack:` block; {args.scenario} has none")
 
 
+def attack_note(scenario, net) -> str:
+    """For ``gridsim validate``: resolve the attack's targets and zones on the network (ScenarioError if they
+    name nothing) and say how many assets the salvo can hit; "" without an attack."""
+    if scenario.attack is None:
+        return ""
+    from gridsim.salvo.plan import plan_attack
+
+    plan = plan_attack(scenario, net)
+    return f"; attack: {plan.weapon_type.size} weapons, {len(plan.assets)} target assets"
+
+
 def _progress(err: Console, label: str):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
         TimeRemainingColumn
@@ -194,7 +205,8 @@ def cmd_defend(args, out: Console, err: Console) -> int:
                            progress=lambda k, n: bar.update(task, completed=k, total=n))
     atomic_write_text(outdir / "defence.csv", d.table.to_csv(index=False, float_format="%.6g"))
     unit = "MWh" if args.metric == "ens" else "MW"
-    atomic_write_bytes(outdir / "defence.png", _png(plot_defence(d.table, d.baseline, d.metric, unit=unit)))
+    atomic_write_bytes(outdir / "defence.png", _png(plot_defence(d.table, d.baseline, d.metric, unit=unit,
+                                                                       note=d.stopped)))
     atomic_write_text(outdir / "defence.json", json.dumps({"metric": d.metric, "baseline": d.baseline,
                                                            "placed": d.placed, "stopped": d.stopped,
                                                            "damage_states_evaluated": d.evaluated_states}, indent=2))

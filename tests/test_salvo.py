@@ -188,8 +188,8 @@ def test_mean_agrees_with_exact_enumeration_within_three_standard_errors():
     for (pa, a), (pb, b) in itertools.product(outcomes["cruise"], outcomes["drone"]):
         hit = frozenset(x for x in (a, b) if x)
         if hit not in loss:
-            loss[hit] = simulate(base.model_copy(update={"outages": [*base.outages, *(items[h] for h in sorted(hit))]})).summary[
-                "unserved_mw"]
+            outages = [*base.outages, *(items[h] for h in sorted(hit))]
+            loss[hit] = simulate(base.model_copy(update={"outages": outages})).summary["unserved_mw"]
         exact += pa * pb * loss[hit]
     s = run.summary["unserved_mw"]
     assert len({round(v, 3) for v in loss.values()}) == 3 and exact > 100   # the states differ: it can fail

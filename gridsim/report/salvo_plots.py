@@ -54,7 +54,7 @@ def plot_exceedance(curves: dict[str, np.ndarray], ax: Axes | None = None, unit:
 
 
 def plot_defence(table: pd.DataFrame, baseline: float, metric: str, ax: Axes | None = None,
-                 unit: str = "MW") -> Figure:
+                 unit: str = "MW", note: str = "") -> Figure:
     """Expected loss (or p95, ENS) against the number of air-defence units placed, with ±1.96 SE of each
     step's reduction as error bars and the place of each unit."""
     fig, ax = _new_axes(ax, (8.0, 4.6))
@@ -72,6 +72,9 @@ def plot_defence(table: pd.DataFrame, baseline: float, metric: str, ax: Axes | N
     ax.set_ylabel(f"{label} ({unit})")
     ax.grid(alpha=0.3)
     ax.set_title(f"Where more air defence helps most: {label}", loc="left", fontsize=12, fontweight="bold")
+    if note:
+        ax.text(0.0, -0.17, _txt(f"stopped: {note}"), transform=ax.transAxes, fontsize=8, color="#555555",
+                wrap=True, gid="defence-note")
     return fig
 
 
@@ -80,7 +83,8 @@ def plot_salvo_map(base, regions: pd.DataFrame, ax: Axes | None = None) -> Figur
     probability that a draw hits at least one of its target assets, area = mean unserved MW in the region."""
     fig, ax = _new_axes(ax, _map_size(base))
     t = _branch_table(base)
-    _add_lines(ax, t, "branches", colors="#b9bec6", linewidths=np.where(t["kv"] >= 700, 1.6, 0.7), zorder=1)
+    _add_lines(ax, t, "branches", colors="#b9bec6", linewidths=np.where(t["kv"] >= 700, 1.6, 0.7),
+               zorder=1)
     reg = base.regions
     x, y = _num(reg, "x_km"), _num(reg, "y_km")
     data = regions.set_index("region")
@@ -95,8 +99,8 @@ def plot_salvo_map(base, regions: pd.DataFrame, ax: Axes | None = None) -> Figur
         ax.scatter([x[name]], [y[name]], s=size, color=cmap(norm(row["hit_probability"])), edgecolor="#333333",
                    lw=0.8, alpha=0.85, zorder=3, gid="region-disc")
         ax.annotate(f"{_txt(name)}\nP(hit) {row['hit_probability']:.0%} · {row['unserved_mw_mean']:,.0f} MW",
-                    (x[name], y[name]), xytext=(0, np.sqrt(size) / 2 + 3), textcoords="offset points", ha="center", va="bottom", fontsize=8,
-                    zorder=4, path_effects=halo)
+                    (x[name], y[name]), xytext=(0, np.sqrt(size) / 2 + 3), textcoords="offset points",
+                    ha="center", va="bottom", fontsize=8, zorder=4, path_effects=halo)
     sm = colormaps["YlOrRd"]
     from matplotlib.cm import ScalarMappable
 

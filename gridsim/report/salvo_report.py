@@ -113,7 +113,8 @@ def render_salvo_html(run, images: dict[str, bytes], compare=None) -> str:
              _card("worst draw", f"{u['max']:,.0f} MW"), _card("mean critical unserved", f"{c['mean']:,.0f} MW"),
              _card("weapons through (mean)", f"{s['weapons_through']['mean']:.1f} of {run.plan.weapon_type.size}")]
     if "ens_mwh" in s:
-        cards.insert(2, _card("mean energy not served", f"{s['ens_mwh']['mean']:,.0f} ± {s['ens_mwh']['sem']:,.0f} MWh"))
+        e = s["ens_mwh"]
+        cards.insert(2, _card("mean energy not served", f"{e['mean']:,.0f} ± {e['sem']:,.0f} MWh"))
     weapons = ", ".join(f"{n} {escape(t)}" for t, n in s["weapons"].items())
     parts = [f"<h1>{escape(sc.name)}</h1>",
              f'<p class="meta">Monte Carlo of a salvo: {weapons}; network {escape(str(sc.network))}, solver '
