@@ -54,7 +54,8 @@ def add_salvo_options(run: argparse.ArgumentParser) -> None:
     g.add_argument("--until-se", type=_until_se, metavar="PCT",
                    help="stop once the mean's relative standard error is below PCT (e.g. 1%%); --draws caps it")
     g.add_argument("--compare", metavar="KEY=V1,V2,...",
-                   help="also run variants on common random numbers, e.g. interception.default.cruise=0.6,0.75,0.9")
+                   help="also run variants on common random numbers: interception.default.cruise=0.6,0.75,0.9, "
+                        "or other scenario files with the same grid state: a.yaml,b.yaml")
 
 
 def check_salvo_options(args, scenario) -> None:
@@ -89,9 +90,11 @@ def run_attack(args, scenario, outdir: Path, out: Console, err: Console) -> int:
     """``gridsim run`` for a scenario with an attack."""
     from gridsim.report.salvo_report import write_salvo
     from gridsim.salvo.montecarlo import run_salvo
-    from gridsim.salvo.policies import compare_policies, parse_compare
+    from gridsim.salvo.policies import compare_policies, is_file_list, parse_compare
 
-    compare_spec = parse_compare(args.compare) if args.compare else None
+    compare_spec = None
+    if args.compare:
+        compare_spec = (args.compare, None) if is_file_list(args.compare) else parse_compare(args.compare)
     net = _network(scenario)
     with _progress(err, "draws") as bar:
         task = bar.add_task("draws", total=None)

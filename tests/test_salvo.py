@@ -433,3 +433,22 @@ def test_docs_cover_every_attack_key_and_the_commands():
     cli = (root / "docs" / "cli.md").read_text()
     assert "gridsim defend" in cli and "--until-se" in cli
     assert "docs/images/salvo-exceedance.png" in (root / "README.md").read_text()
+
+
+def test_compare_scenario_files_on_common_random_numbers(tmp_path):
+    from gridsim.salvo.policies import compare_policies
+
+    base = scenario(SMALL, tmp_path)
+    better = tmp_path / "better.yaml"
+    better.write_text(SMALL.replace("default: {cruise: 0.5, drone: 0.6}", "default: {cruise: 0.9, drone: 0.9}"))
+    table, losses = compare_policies(base, str(better), None, draws=30, workers=1)
+    assert list(table["variant"]) == ["salvo", "better"]
+    assert table.loc[1, "unserved_mw_mean"] < table.loc[0, "unserved_mw_mean"]
+    other = tmp_path / "other.yaml"
+    other.write_text(SMALL + "outages:\n  - plant: Berezhna NPP\n")
+    with pytest.raises(ScenarioError, match="same grid state"):
+        compare_policies(base, str(other), None, draws=5, workers=1)
+    out = tmp_path / "out"
+    assert main(["run", str(tmp_path / "salvo.yaml"), "--draws", "10", "--workers", "1", "-o", str(out), "-q",
+                 "--no-report", "--compare", str(better)]) == 0
+    assert [c["variant"] for c in json.loads((out / "summary.json").read_text())["compare"]] == ["salvo", "better"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -159,9 +160,41 @@ def _step(node: Any, part: str) -> Any:
     raise KeyError(part)
 
 
-def compare_policies(scenario, path: str, values: list[float], **kwargs) -> tuple[pd.DataFrame, dict]:
-    """Statistics of each variant on common random numbers, and the loss vectors (label -> array)."""
-    variants = [(f"{path.rsplit('.', 1)[-1]}={v:g}", with_value(scenario, path, v)) for v in values]
+#: what scenario files compared with ``--compare a.yaml,b.yaml`` must share (the state every draw starts from)
+SHARED = ("network", "load_level", "solver", "shedding", "response", "rating", "emergency_factor",
+          "trip_threshold_pct", "availability", "timeline", "baseline")
+
+
+def is_file_list(spec: str) -> bool:
+    return all(p.strip().lower().endswith((".yaml", ".yml")) for p in spec.split(",") if p.strip())
+
+
+def file_variants(scenario, spec: str, network_root=None) -> list[tuple[str, object]]:
+    """``--compare a.yaml,b.yaml``: the scenario and each file as variants; each file needs an attack and the
+    same grid state (``SHARED`` keys and outages) as the scenario, so that only the attack differs."""
+    from gridsim.scenario import load_scenario
+
+    out = [(scenario.source.stem if scenario.source else scenario.name, scenario)]
+    for path in [p.strip() for p in spec.split(",") if p.strip()][:20]:
+        other = load_scenario(path, network_root=network_root)
+        differ = [k for k in SHARED if getattr(other, k) != getattr(scenario, k)]
+        if other.attack is None or differ or [o.yaml_form() for o in other.outages] != \
+                [o.yaml_form() for o in scenario.outages]:
+            detail = f": it differs in {', '.join(differ)}" if differ else ""
+            raise ScenarioError(f"--compare {path}: a compared scenario needs an attack block and the same grid "
+                                f"state as {out[0][0]} (network, settings, outages){detail}")
+        out.append((Path(path).stem, other))
+    return out
+
+
+def compare_policies(scenario, path: str, values: list[float] | None = None, **kwargs) -> tuple[pd.DataFrame, dict]:
+    """Statistics of each variant on common random numbers, and the loss vectors (label -> array). ``path``
+    is an attack key (``interception.default.cruise``) set to each of ``values``, or with ``values=None`` a
+    comma-separated list of scenario files (see ``file_variants``)."""
+    if values is None:
+        variants = file_variants(scenario, path, scenario.network_root)
+    else:
+        variants = [(f"{path.rsplit('.', 1)[-1]}={v:g}", with_value(scenario, path, v)) for v in values]
     pe = PolicyEvaluator(scenario, **kwargs)
     plans = [pe.plan_of(sc) for _, sc in variants]
     results = pe.many([p.intercept for p in plans], plans)
