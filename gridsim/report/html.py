@@ -17,6 +17,7 @@ from gridsim._atomic import atomic_write_bytes, atomic_write_text, prepare_outpu
 from gridsim.report.map import plot_map
 from gridsim.report.plots import CAUSE_COLOURS, _flag, plot_cascade, plot_regions
 from gridsim.report.restoration_plots import plot_gantt, plot_orders
+from gridsim.report.river_plots import plot_river, river_caption
 from gridsim.report.timeline_plots import plot_heatmap, plot_restoration, plot_timeline
 from gridsim.results import CAUSES, Result
 
@@ -256,6 +257,8 @@ def _over_time(result: Result, images: dict[str, bytes]) -> str:
         _figure(images, "timeline.png", "demand and unserved demand over time"),
         _figure(images, "heatmap.png", "unserved share by region over time"),
         _figure(images, "restoration.png", "when each region was without full supply"),
+        f'<h3>The river</h3><p class="note">{escape(river_caption(result))}</p>' if "river.png" in images else "",
+        _figure(images, "river.png", "storage and output of each plant on the river"),
         _table(regions, TIME_REGION_COLS, max_rows=100, csv="timeline.csv") if len(regions) else "",
     ])
 
@@ -352,7 +355,7 @@ def write_report(result: Result, outdir: str | Path) -> dict[str, Path]:
     written = dict(result.to_dir(outdir))
     figures = {"map.png": plot_map, "regions.png": plot_regions, "cascade.png": plot_cascade,
                "timeline.png": plot_timeline, "heatmap.png": plot_heatmap, "restoration.png": plot_restoration,
-               "repairs.png": plot_gantt, "orders.png": plot_orders}
+               "repairs.png": plot_gantt, "orders.png": plot_orders, "river.png": plot_river}
     images: dict[str, bytes] = {}
     for fname, plot in figures.items():
         fig = plot(result)
