@@ -139,3 +139,76 @@ def test_restoration_needs_a_timeline():
 
     with pytest.raises(ScenarioError, match="over a timeline"):
         loads_scenario("name: t\nrestoration: {crews: 2}\noutages:\n  - line: x\n    repair_h: 2\n")
+
+
+# -- the MILP bound (gridsim.restoration_milp) ---------------------------------------------------------------
+# It relaxes every schedule (crews as a volume of crew-hours per strike time, no restarts, the least shed its
+# objective allows), so bound <= any schedule, list or not <= best list schedule (exact) <= greedy. It equals
+# the best list schedule where the relaxation is tight (one crew, or as many crews as repairs, strikes at once,
+# no restarts); with 2 crews it can be strictly lower: it lets two crews share the work of one repair.
+THREE = [{"line": "E2-V", "repair_h": 2}, {"unit": "GE", "repair_h": 2}, {"line": "W1-W2", "repair_h": 2}]
+
+
+def two_areas_no_restart():
+    net = grids.two_areas()
+    net.gen["restart_h"] = 0.0
+    return net
+
+
+@pytest.mark.parametrize("crews,objective", [(1, "ens"), (2, "ens"), (2, "weighted"), (3, "weighted")])
+def test_milp_bound_never_above_any_order(crews, objective):
+    from gridsim.restoration import Restorer, restore
+
+    sc = scenario(crews, "exact", objective=objective)
+    out = restore(sc, net=grids.three_bus())
+    b = out["bound"]
+    assert b.status == "optimal" and b.bound is not None
+    r = Restorer(sc, net=grids.three_bus())
+    every = [r.evaluate(order)[0] for order in itertools.permutations(r.repairs)]
+    assert b.bound <= min(every) + 1e-6
+    assert b.bound <= out["chosen"][0] + 1e-6 <= out["greedy"][0] + 2e-6
+    assert out["chosen"][0] == pytest.approx(min(every))
+
+
+@pytest.mark.parametrize("crews,tight", [(1, True), (2, False), (3, True)])
+def test_milp_optimum_equals_the_best_order_where_the_relaxation_is_tight(crews, tight):
+    from gridsim.restoration import restore
+
+    sc = scenario(crews, "exact", outages=THREE, horizon=8).model_copy(update={"shedding": "proportional"})
+    out = restore(sc, net=two_areas_no_restart())
+    b, best = out["bound"], out["chosen"][0]
+    assert b.status == "optimal"
+    assert b.objective == pytest.approx(b.bound, abs=1e-6)
+    if tight:
+        assert b.bound == pytest.approx(best, abs=1e-6)
+    else:   # the three 2 h repairs: list schedules end them at 2, 2, 4; crew-hours allow 2, 2, 3
+        assert b.bound < best - 1.0
+        assert sorted(h for h in b.back_h.values()) == [2.0, 2.0, 3.0]
+
+
+def test_milp_order_seeds_the_search_and_the_summary_reports_the_gap():
+    from gridsim.restoration import milp_order, restore, simulate_restoration
+
+    sc = scenario(2, "local", outages=THREE, horizon=8)
+    out = restore(sc, net=two_areas_no_restart())
+    order = milp_order(out["restorer"], out["bound"])
+    assert sorted(order) == sorted(out["restorer"].repairs)
+    assert out["bound"].back_h[order[0]] <= out["bound"].back_h[order[-1]]
+    r = simulate_restoration(sc, net=two_areas_no_restart())
+    rs = r.summary["restoration"]
+    assert rs["bound_status"] == "optimal" and rs["bound"] <= rs["chosen"] + 1e-6
+    assert rs["gap_to_bound"] == pytest.approx((rs["chosen"] - rs["bound"]) / rs["chosen"])
+    comp = r.restoration_compare
+    assert {"objective_value", "bound", "gap_to_bound"} <= set(comp.columns)
+    chosen_rows = comp[comp["order"] == "chosen"]
+    assert chosen_rows["objective_value"].iloc[0] == pytest.approx(rs["chosen"])
+
+
+def test_milp_is_not_built_where_no_linear_bound_or_model_applies():
+    from gridsim.restoration import restore
+
+    out = restore(scenario(1, "greedy", objective="customer_hours"), net=grids.three_bus())
+    assert out["bound"].bound is None and out["bound"].status.startswith("not built: objective customer_hours")
+    ac = scenario(1, "greedy").model_copy(update={"solver": "ac"})
+    assert restore(ac, net=grids.three_bus())["bound"].status.startswith("not built")
+    assert restore(scenario(1, "greedy"), net=grids.three_bus(), bound=False)["bound"].bound is None
