@@ -452,3 +452,13 @@ def test_compare_scenario_files_on_common_random_numbers(tmp_path):
     assert main(["run", str(tmp_path / "salvo.yaml"), "--draws", "10", "--workers", "1", "-o", str(out), "-q",
                  "--no-report", "--compare", str(better)]) == 0
     assert [c["variant"] for c in json.loads((out / "summary.json").read_text())["compare"]] == ["salvo", "better"]
+
+
+@pytest.mark.slow
+def test_a_dask_cluster_gives_the_same_draws():
+    pytest.importorskip("dask.distributed")
+    sc = scenario()
+    serial = run_salvo(sc, draws=24, workers=1)
+    dask = run_salvo(sc, draws=24, scheduler="dask:local", workers=2)
+    assert serial.draws["hit"].equals(dask.draws["hit"])
+    assert np.allclose(serial.draws["unserved_mw"], dask.draws["unserved_mw"], atol=1e-6)
