@@ -34,6 +34,8 @@ def _crews(text: str | None, default: int) -> list[int]:
 
 
 def cmd_restore(args: argparse.Namespace, out: Console, err: Console) -> int:
+    import pandas as pd
+
     from gridsim._atomic import atomic_write_bytes, atomic_write_text, prepare_output_dir
     from gridsim.report.restoration_plots import plot_crews
     from gridsim.report.html import _png
@@ -53,12 +55,14 @@ def cmd_restore(args: argparse.Namespace, out: Console, err: Console) -> int:
     unit = {"ens": "MWh", "weighted": "weighted MWh", "customer_hours": "customer-hours"}[
         scenario.restoration.objective]
     t = Table(title=f"{scenario.name}: {scenario.restoration.objective} ({unit}) by number of crews")
-    for col in ("crews", "chosen", "greedy", "listed order", "no waiting", "method", "order"):
+    for col in ("crews", "chosen", "greedy", "listed order", "no waiting", "bound", "gap", "method", "order"):
         t.add_column(col, justify="left" if col in ("method", "order") else "right")
     for _, r in table.iterrows():
+        bound = "-" if pd.isna(r["bound"]) else f"{r['bound']:,.1f}"
+        gap = "-" if pd.isna(r["gap_to_bound"]) else f"{100 * r['gap_to_bound']:.1f} %"
         t.add_row(str(r["crews"]), f"{r['chosen']:,.1f}", f"{r['greedy']:,.1f}", f"{r['listed_order']:,.1f}",
-                  f"{r['no_waiting_reference']:,.1f}", r["method"] + ("" if r["complete"] else " (time limit)"),
-                  r["order"][:80])
+                  f"{r['no_waiting_reference']:,.1f}", bound, gap,
+                  r["method"] + ("" if r["complete"] else " (time limit)"), r["order"][:80])
     out.print(t)
     out.print(f"wrote restore.csv and crews.png to {outdir}/")
     return 0

@@ -125,8 +125,10 @@ def test_cli_restore_compares_crews(tmp_path, capsys):
     table = pd.read_csv(tmp_path / "out" / "restore.csv")
     assert list(table["crews"]) == [1, 2, 3]
     assert (table["chosen"] <= table["greedy"] + 1e-9).all()
+    assert (table["bound"] <= table["chosen"] + 1e-6).all() and (table["bound_status"] == "optimal").all()
     assert (tmp_path / "out" / "crews.png").exists()
-    assert "by number of crews" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "by number of crews" in printed and "bound" in printed
     assert main(["run", str(path), "-o", str(tmp_path / "run"), "--no-report"]) == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["restoration"]["chosen"] == pytest.approx(summary["energy_not_served_mwh"])
