@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -282,3 +284,38 @@ def test_a_snapshot_ignores_the_river():
     a, b = simulate(sc, net=with_river), simulate(sc, net=without)
     assert a.unserved_mw > 0
     assert a.unserved_mw == pytest.approx(b.unserved_mw, abs=1e-9)
+
+
+def test_unlimited_water_gives_the_timeline_without_a_river(tmp_path):
+    """With more water than the turbines can use, the plan changes nothing: same energy not served as the
+    same timeline on the network without its river table (every hour at full turbine capacity)."""
+    rows = [{"plant": "Up", "downstream": "Down", "travel_h": 1.0, "storage_max_hm3": 1e4, "storage_init_hm3": 5e3},
+            {"plant": "Down", "storage_max_hm3": 1e4, "storage_init_hm3": 5e3}]
+    net = river_grid(load_mw=150.0, gas_mw=20.0, rows=rows)
+    net.line["max_i_ka"] = 0.3
+    net = grids._finish(net, {"north": (25, 20)})
+    sc = scenario([{"plant": "Down", "at_h": 2, "repair_h": 3}], horizon=8,
+                  profile=profile_csv(tmp_path, [0.5, 0.8, 1.0, 0.9, 0.7, 1.0, 0.6, 0.5]))
+    plain = copy.deepcopy(net)
+    del plain["river"]
+    with_water, without = simulate_timeline(sc, net=net), simulate_timeline(sc, net=plain)
+    assert without.summary["energy_not_served_mwh"] > 1.0
+    assert with_water.summary["energy_not_served_mwh"] == pytest.approx(without.summary["energy_not_served_mwh"],
+                                                                        abs=1e-6)
+    assert "water" not in without.summary and not len(without.hydro)
+
+
+def test_a_pandapower_json_network_declares_its_river(tmp_path):
+    """net["river"] travels in pandapower JSON; an hourly inflow list is read hour by hour."""
+    import pandapower as pp
+
+    from gridsim.networks import build_network
+
+    net = river_grid(load_mw=10.0, rows=[{"plant": "Up", "inflow_m3s": [0.0, 5.0, 10.0], "storage_max_hm3": 0.0},
+                                         {"plant": "Down"}])
+    pp.to_json(net, str(tmp_path / "river.json"))
+    loaded = build_network(str(tmp_path / "river.json"))
+    r = simulate_timeline(scenario(horizon=4), net=loaded)
+    assert list(hydro(r, "Up")["inflow_m3s"]) == [0.0, 5.0, 10.0, 10.0]
+    assert list(hydro(r, "Up")["p_mw"].round(9)) == [0.0, 5.0, 10.0, 10.0]    # run of river: no storage
+    assert r.summary["energy_not_served_mwh"] == pytest.approx(10.0 + 5.0)
