@@ -244,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_rank_parser(sub)
     from gridsim.cli_restore import add_restore_parser
     add_restore_parser(sub)
+    from gridsim.cli_worst import add_worst_parser   # cheap: the engine is imported when worst runs
+    add_worst_parser(sub)
     add_defend_parser(sub)
     return p
 
