@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gridsim.cli import main
 from gridsim.errors import ScenarioError
@@ -462,3 +464,66 @@ def test_a_dask_cluster_gives_the_same_draws():
     dask = run_salvo(sc, draws=24, scheduler="dask:local", workers=2)
     assert serial.draws["hit"].equals(dask.draws["hit"])
     assert np.allclose(serial.draws["unserved_mw"], dask.draws["unserved_mw"], atol=1e-6)
+
+
+LEAF = st.none() | st.booleans() | st.integers(-5, 10**6) | st.floats() | st.text(max_size=8) | \
+    st.sampled_from(["cruise", "drone", "default", "Stolychna", "plant", "0.5"])
+ATTACK_KEYS = ["weapons", "interception", "targets", "damage", "air_defence_unit", "at_h", "default", "defended",
+               "type", "count", "region", "select", "plant", "substation", "weight", "derate", "repair_h",
+               "cruise", "drone", "kind", "fuel", "x"]
+NESTED = st.recursive(LEAF, lambda inner: st.lists(inner, max_size=3)
+                      | st.dictionaries(st.sampled_from(ATTACK_KEYS), inner, max_size=4), max_leaves=20)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(NESTED, st.one_of(st.none(), LEAF))
+def test_any_attack_block_raises_only_scenario_errors(attack, draws):
+    import yaml
+
+    data = {"name": "fuzz", "attack": attack}
+    if draws is not None:
+        data["draws"] = draws
+    try:
+        text = yaml.safe_dump(data)
+    except yaml.YAMLError:
+        return
+    try:
+        loads_scenario(text, source="<fuzz>")
+    except ScenarioError as err:
+        assert err.message and err.file == "<fuzz>"
+
+
+def _paths(node, prefix=()):
+    yield prefix
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _paths(v, (*prefix, i))
+
+
+SMALL_DATA = __import__("yaml").safe_load(SMALL)
+SMALL_PATHS = [p for p in _paths(SMALL_DATA) if p and p[0] in ("attack", "draws", "seed")]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(SMALL_PATHS), NESTED)
+def test_one_bad_value_in_a_valid_attack_raises_only_a_located_scenario_error(path, value):
+    import copy
+
+    import yaml
+
+    data = copy.deepcopy(SMALL_DATA)
+    node = data
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    try:
+        text = yaml.safe_dump(data)
+    except yaml.YAMLError:
+        return
+    try:
+        loads_scenario(text, source="<fuzz>")
+    except ScenarioError as err:
+        assert err.message and err.file == "<fuzz>" and err.line is not None

@@ -39,6 +39,12 @@ class Asset:
     def deratable(self) -> bool:
         return self.kind in DERATABLE
 
+    def outage_item(self) -> dict:
+        """The scenario outage item that hits this asset (a load has no kind key of its own: a selector)."""
+        if self.kind == "load":
+            return {"select": {"kind": "load", "name": str(self.name)}}
+        return {self.kind: self.name}
+
 
 @dataclass(frozen=True)
 class AttackPlan:

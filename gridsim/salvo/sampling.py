@@ -72,7 +72,7 @@ class Hits:
         items = []
         for a, left, rep in zip(self.assets, self.remaining, self.repair_h):
             asset = plan.assets[int(a)]
-            item: dict[str, Any] = {asset.kind: asset.name}
+            item: dict[str, Any] = asset.outage_item()
             if asset.deratable:
                 item["derate"] = round(float(left), 9)
             if plan.timeline:

@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from gridsim.errors import did_you_mean
 from gridsim.limits import MAX_NAME_CHARS, clip
+from gridsim.scenario.wording import show
 
 if TYPE_CHECKING:   # the models are completed by ``rebuild`` once gridsim.scenario.schema defines Outage
     from gridsim.scenario.schema import Outage
@@ -61,13 +62,19 @@ def _limit(name: str, unit: str) -> str:
 def _probability(key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
         raise _error(f"the interception probability of {clip(key)} must be a number from 0 to 1, got "
-                     f"{clip(repr(value))}", subkey=key)
+                     f"{show(value)}", subkey=key)
     return float(value)
 
 
 def _mapping(value: Any, what: str) -> dict:
     if not isinstance(value, dict):
-        raise _error(f"expected a mapping ({what}), got {clip(repr(value))}")
+        raise _error(f"expected a mapping ({what}), got {show(value)}")
+    return value
+
+
+def _list(value: Any, what: str) -> list:
+    if not isinstance(value, list):
+        raise _error(f"expected a list of {what}, one item per line starting with '- ', got {show(value)}")
     return value
 
 
@@ -75,7 +82,7 @@ def whole_number(value: Any, name: str, low: int, high: int) -> Any:
     """``value`` if it is a whole number from ``low`` to ``high``, else a clear error (for ``count``,
     ``draws``, ``seed``)."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _error(f"expected a whole number for {name}, got {clip(repr(value))}")
+        raise _error(f"expected a whole number for {name}, got {show(value)}")
     if not low <= value <= high:
         which = {"count": "MAX_WEAPONS", "draws": "MAX_DRAWS"}.get(name)
         bound = _limit(which, "").replace("  ", " ") if which else f"at most {high:,}"
@@ -86,7 +93,9 @@ def whole_number(value: Any, name: str, low: int, high: int) -> Any:
 def _pair(value: Any, name: str) -> Any:
     if not (isinstance(value, (list, tuple)) and len(value) == 2
             and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
-        raise _error(f"{name} is a range `[low, high]` of two numbers, got {clip(repr(value))}")
+        raise _error(f"{name} is a range `[low, high]` of two numbers, got {clip(repr(value))}"
+                     if isinstance(value, list) else f"{name} is a range `[low, high]` of two numbers, got "
+                     f"{show(value)}")
     return tuple(float(v) for v in value)
 
 
@@ -98,6 +107,11 @@ class Weapon(BaseModel):
     type: str = Field(min_length=1, max_length=MAX_NAME_CHARS, pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$",
                       description="the weapon type's name (yours: `cruise`, `drone`, ...; letters, digits, `_`, `-`)")
     count: int = Field(strict=True, ge=0, le=MAX_WEAPONS, description="weapons of this type in the salvo")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _is_mapping(cls, data: Any) -> Any:
+        return _mapping(data, "`{type: <name>, count: <number>}`")
 
     @field_validator("count", mode="before")
     @classmethod
@@ -145,6 +159,16 @@ class Interception(BaseModel):
     defended: list[DefendedZone] = Field(default_factory=list, max_length=MAX_DEFENDED, description=(
         "zones with their own probabilities: `{region: X, cruise: 0.95}` or an asset or `select:`"))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _is_mapping(cls, data: Any) -> Any:
+        return _mapping(data, "`default: {<type>: <probability>}` and `defended: [...]`")
+
+    @field_validator("defended", mode="before")
+    @classmethod
+    def _zones(cls, value: Any) -> Any:
+        return _list(value, "defended zones like `{region: <name>, <type>: <probability>}`")
+
     @field_validator("default", mode="before")
     @classmethod
     def _default(cls, value: Any) -> Any:
@@ -163,10 +187,15 @@ class DamageRange(BaseModel):
     repair_h: tuple[float, float] | None = Field(None, description=(
         "[low, high]: hours until the hit asset is back, drawn uniformly (timelines; omitted: not repaired)"))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _is_mapping(cls, data: Any) -> Any:
+        return _mapping(data, "`{derate: [low, high], repair_h: [low, high]}`")
+
     @field_validator("derate", "repair_h", mode="before")
     @classmethod
     def _pairs(cls, value: Any, info) -> Any:
-        return value if value is None else _pair(value, info.field_name)
+        return value if value is None and info.field_name == "repair_h" else _pair(value, info.field_name)
 
     @field_validator("derate")
     @classmethod
@@ -234,6 +263,21 @@ class Attack(BaseModel):
     @classmethod
     def _is_mapping(cls, data: Any) -> Any:
         return _mapping(data, "weapons:, interception:, targets:, damage:")
+
+    @field_validator("weapons", mode="before")
+    @classmethod
+    def _weapons(cls, value: Any) -> Any:
+        return _list(value, "weapons like `{type: cruise, count: 30}`")
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _targets(cls, value: Any) -> Any:
+        return _list(value, "targets like `{select: {kind: plant, fuel: coal}, weight: 2}`")
+
+    @field_validator("damage", mode="before")
+    @classmethod
+    def _damage(cls, value: Any) -> Any:
+        return _mapping(value, "`default:` or a weapon type, each `{derate: [low, high], repair_h: [low, high]}`")
 
     @field_validator("air_defence_unit", mode="before")
     @classmethod
