@@ -7,7 +7,9 @@
 - ``stats``: mean with standard error, quantiles, exceedance curve with its band, per-asset attribution
 - ``policies``: evaluating many interception policies on common random numbers (``--compare``, ``defend``)
 - ``defend``: greedy placement of air-defence units, and the exhaustive reference
-- ``outputs``: summary.json, draws.csv, assets.csv, figures and the HTML report of a run
+
+The outputs of a run (summary.json, draws.csv, assets.csv, regions.csv, figures, report.html) are written by
+``gridsim.report.salvo_report``; the command line is ``gridsim.cli_salvo``.
 
 Names are imported on first use.
 """
