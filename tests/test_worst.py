@@ -1,0 +1,183 @@
+"""Worst-case k-asset search (gridsim.worst): a hand-solvable triangle, the MILP against brute-force
+enumeration through the batch engine, the published RTS-24 optima, protection and the CLI."""
+
+from __future__ import annotations
+
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gridsim.batch.run import as_scenario, prepare_checked
+from gridsim.cli import main
+from gridsim.worst.search import Searcher, find_worst
+
+DATA = Path(__file__).parent / "data"
+RTS24 = DATA / "pglib" / "pglib_opf_case24_ieee_rts.m"
+CASE14 = DATA / "pglib" / "pglib_opf_case14_ieee.m"
+PUBLISHED = pd.read_csv(DATA / "validation" / "nk_rts24.csv")
+
+#: bus 1 has the only generator (200 MW); bus 2 takes 50 MW, bus 3 80 MW; equal reactances.
+#: Lose 1-2: 130 MW must cross 1-3 (60 MW) -> 70 MW shed; lose 1-3: 1-2 (100 MW) -> 30 MW shed;
+#: lose 2-3: 1-3 would carry 80 MW > 60 -> 20 MW shed. Lose 1-2 and 1-3: all 130 MW.
+TRIANGLE = """function mpc = triangle
+mpc.version = '2';
+mpc.baseMVA = 100.0;
+mpc.bus = [
+	1	 3	 0.0	 0.0	 0.0	 0.0	 1	 1.0	 0.0	 230.0	 1	 1.1	 0.9;
+	2	 1	 50.0	 0.0	 0.0	 0.0	 1	 1.0	 0.0	 230.0	 1	 1.1	 0.9;
+	3	 1	 80.0	 0.0	 0.0	 0.0	 1	 1.0	 0.0	 230.0	 1	 1.1	 0.9;
+];
+mpc.gen = [
+	1	 130.0	 0.0	 100.0	 -100.0	 1.0	 100.0	 1	 200.0	 0.0;
+];
+mpc.gencost = [
+	2	 0.0	 0.0	 3	 0.0	 10.0	 0.0;
+];
+mpc.branch = [
+	1	 2	 0.0	 0.1	 0.0	 100.0	 100.0	 100.0	 0.0	 0.0	 1	 -30.0	 30.0;
+	1	 3	 0.0	 0.1	 0.0	 60.0	 60.0	 60.0	 0.0	 0.0	 1	 -30.0	 30.0;
+	2	 3	 0.0	 0.1	 0.0	 100.0	 100.0	 100.0	 0.0	 0.0	 1	 -30.0	 30.0;
+];
+"""
+
+
+@pytest.fixture
+def triangle(tmp_path):
+    path = tmp_path / "triangle.m"
+    path.write_text(TRIANGLE)
+    return path
+
+
+def _dc_searcher(network, kind="line"):
+    sc = as_scenario(str(network), "dc")
+    return Searcher(sc, kind, prepare_checked(sc))
+
+
+# -- hand-solvable ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["exact", "heuristic"])
+def test_triangle_worst_line_by_hand(triangle, method):
+    w = find_worst(triangle, "1..3", "line", method=method, solver="dc")
+    got = {a.k: (round(a.shed_mw_dc, 6), a.assets) for a in w.attacks}
+    assert got[1] == (70.0, ["1-2"])
+    assert got[2][0] == 130.0 and sorted(got[2][1]) == ["1-2", "1-3"]
+    assert got[3][0] == 130.0
+    for a in w.attacks:
+        assert a.shed_mw_resimulated == pytest.approx(a.shed_mw_dc, abs=1e-6)   # solver dc: the same model
+    exact = [a for a in w.attacks if a.method == "exact"]
+    for a in exact:
+        assert a.bound_mw == pytest.approx(a.shed_mw_dc, abs=1e-3) and a.gap < 1e-4
+
+
+def test_triangle_protected_line_cannot_be_hit(triangle):
+    w = find_worst(triangle, 1, "line", method="exact", solver="dc", protect=["1-2"])
+    assert w.attacks[0].assets == ["1-3"] and w.attacks[0].shed_mw_dc == pytest.approx(30.0)
+    assert w.protected == ["1-2"]
+
+
+def test_triangle_substation_and_plant(triangle):
+    sub = find_worst(triangle, 1, "substation", method="exact", solver="dc")
+    assert sub.attacks[0].assets == ["1"] and sub.attacks[0].shed_mw_dc == pytest.approx(130.0)
+    mixed = find_worst(triangle, 1, "mixed", method="exact", solver="dc", protect=["substation: 1", "bus 1"])
+    assert mixed.attacks[0].shed_mw_dc == pytest.approx(80.0)    # substation 3 (80 MW) beats line 1-2 (70)
+    assert mixed.attacks[0].assets == ["substation: 3"]
+
+
+def test_milp_value_is_the_operator_shed_of_its_attack(triangle):
+    s = _dc_searcher(triangle)
+    for k, mw in ((0, 0.0), (1, 70.0), (2, 130.0)):
+        r = s.milp.solve_once(k, np.arange(len(s.assets)), 4.0)
+        assert r.objective == pytest.approx(mw, abs=1e-6) and s.values(r.attack) == pytest.approx(mw, abs=1e-6)
+
+
+# -- exact against brute force -----------------------------------------------------------------------------------
+def _brute(s: Searcher, k: int) -> float:
+    """The worst shed over every attack of at most k assets, each through FastDCEvaluator."""
+    n = len(s.assets)
+    return max(s.values(c) for size in range(1, k + 1) for c in combinations(range(n), size))
+
+
+@pytest.mark.parametrize("network,ks", [(CASE14, (2, 3)), (RTS24, (2,))])
+def test_milp_equals_brute_force(network, ks):
+    s = _dc_searcher(network)
+    everything = np.arange(len(s.assets))
+    for k in ks:
+        r = s.milp.solve_once(k, everything, 4.0)
+        brute = _brute(s, k)
+        assert r.status == "Optimal"
+        assert r.objective == pytest.approx(brute, abs=1e-3)       # never above the exact optimum, never below
+        assert s.values(r.attack) == pytest.approx(brute, abs=1e-3)
+        assert r.bound >= brute - 1e-3
+        if network == RTS24 and k in set(PUBLISHED["k"]):
+            assert brute == pytest.approx(_published(k), abs=1e-3)    # the published optimum (194 MW)
+
+
+@pytest.mark.slow
+def test_milp_equals_brute_force_triples_rts24():
+    s = _dc_searcher(RTS24)
+    r = s.milp.solve_once(3, np.arange(len(s.assets)), 4.0)
+    assert r.objective == pytest.approx(_brute(s, 3), abs=1e-3)
+
+
+def test_heuristic_never_above_exact_and_resimulation_matches_dc():
+    w = find_worst(RTS24, 2, "line", method="heuristic", solver="dc")
+    a = w.attacks[0]
+    assert a.shed_mw_dc <= 194.0 + 1e-6
+    assert a.shed_mw_resimulated == pytest.approx(a.shed_mw_dc, abs=1e-6)
+    assert a.bound_mw == pytest.approx(float(PUBLISHED_TOTAL), abs=1e-6)   # trivial bound: all demand
+
+
+PUBLISHED_TOTAL = 2850.0     # RTS-24 demand (MW)
+
+
+# -- published optima ----------------------------------------------------------------------------------------------
+def _published(k: int) -> float:
+    return float(PUBLISHED.loc[PUBLISHED["k"] == k, "published_total_shed_mw"].iloc[0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", range(2, 11))
+def test_rts24_sweep(k):
+    """Every k from 2 to 10: the exact search reaches the published optimum where there is one (>= 99 %, never
+    above), its attack re-evaluates to its value, and the heuristic never beats it."""
+    s = _dc_searcher(RTS24)
+    exact = s.worst(k, set(), "exact", time_limit_s=120.0)
+    heur = s.worst(k, set(), "heuristic")
+    if k in set(PUBLISHED["k"]):
+        assert _published(k) * 0.99 <= exact.shed_mw_dc <= _published(k) + 1e-3
+    assert exact.status == "optimal" and exact.gap < 1e-4
+    assert heur.shed_mw_dc <= exact.bound_mw + 1e-3
+
+
+# -- CLI -------------------------------------------------------------------------------------------------------------
+def test_cli_writes_outputs(triangle, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["worst", str(triangle), "--k", "1..2", "--solver", "dc", "-o", str(out)]) == 0
+    table = pd.read_csv(out / "worst.csv")
+    assert list(table.columns[:7]) == ["k", "assets", "shed_mw_dc", "shed_mw_resimulated", "gap", "bound_mw",
+                                       "time_s"]
+    assert table["shed_mw_dc"].tolist() == pytest.approx([70.0, 130.0])
+    assert (out / "worst_curve.png").stat().st_size > 10_000 and (out / "worst_map.png").stat().st_size > 10_000
+    assert "1-2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--k", "0"], "out of range"), (["--k", "9"], "out of range"), (["--k", "two"], "--k must be"),
+    (["--kind", "lines"], "did you mean 'line'"), (["--protect", "1-22"], "did you mean"),
+    (["--protect-budget", "0"], "at least 1"), (["--time-limit", "-1"], "positive"),
+])
+def test_cli_bad_input_exit_2(triangle, tmp_path, capsys, args, message):
+    argv = ["worst", str(triangle), "-o", str(tmp_path / "o"), *args]
+    if "--k" not in args:
+        argv += ["--k", "1"]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err.replace("\n", " ")
+
+
+def test_cli_kinds_match_engine():
+    from gridsim.cli_worst import KINDS
+    from gridsim.worst.assets import WORST_KINDS
+
+    assert KINDS == tuple(WORST_KINDS)
