@@ -17,7 +17,8 @@ flow (``steady_release``). A lost dam (``dam_ok`` False) holds no water (``v = 0
 spill in the step it breaks) and, without head, its turbines give nothing; once repaired it refills, its
 minimum storage applying again as the natural inflow could refill it.
 
-Objective: least priority-weighted shed (the blocks' own weights), then merit-order cost (scaled as in the
+Objective: least priority-weighted shed (the blocks' own weights), then the peak unserved MW over the steps
+(``PEAK_WEIGHT``), then merit-order cost (scaled as in the
 optimal response, ``COST_EPSILON``), less the value of the water left at the end (``WATER_VALUE_PER_MWH``
 per MWh it can still make down the cascade), so the plan neither wastes water nor hoards it for nothing.
 """
@@ -41,6 +42,10 @@ from gridsim.water.river import M3S_HOUR_HM3, steady_release
 WATER_VALUE_PER_MWH = 50.0
 #: variables per plant and step: discharge, spill, storage, pump
 _Q, _S, _V, _P = range(4)
+#: weight of the peak unserved MW (over all steps) against one MWh of the least weighted shed: among the plans
+#: with the least energy not served, the one whose worst hour is mildest (a linear objective is otherwise
+#: indifferent to shedding 3 GW in one hour or 1 GW in three)
+PEAK_WEIGHT = 1e-3
 #: rounds of adding the branch limits a solution breaks (each a full re-solve)
 MAX_LIMIT_ROUNDS = 20
 _STATUS = {0: "optimal", 1: "iteration_limit", 2: "infeasible", 3: "unbounded"}
@@ -81,7 +86,7 @@ def solve_water_lp(blocks: list[StepBlock], inputs: RiverInputs, cost_scale: flo
     offsets = np.concatenate([[0], np.cumsum([len(b.c) for b in blocks])]).astype(int)
     w0 = int(offsets[-1])
     wcol = lambda t, i, j: w0 + (t * n_p + i) * 4 + j   # noqa: E731 - a column index, nothing more
-    n_var = w0 + n_t * n_p * 4
+    n_var = w0 + n_t * n_p * 4 + 1           # the last variable: the peak unserved MW over the steps
     rows, cols, vals, lo, hi = [], [], [], [], []
     r0 = 0
     for t, b in enumerate(blocks):            # per step and component: generation + shed - pumping == demand
@@ -94,7 +99,9 @@ def solve_water_lp(blocks: list[StepBlock], inputs: RiverInputs, cost_scale: flo
         r0 += b.a.shape[0]
     r0 = _turbine_rows(blocks, river, offsets, wcol, r0, rows, cols, vals, lo, hi)
     r0 = _water_rows(inputs, n_t, wcol, r0, rows, cols, vals, lo, hi)
+    r0 = _peak_rows(blocks, offsets, n_var - 1, r0, rows, cols, vals, lo, hi)
     c, xlo, xhi = _objective_and_bounds(blocks, inputs, offsets, wcol, n_var, cost_scale)
+    c[-1] = PEAK_WEIGHT * float(min((b.c[b.shed].min() for b in blocks if len(b.c[b.shed])), default=1.0))
     limited: set = set()
     for rounds in range(1, MAX_LIMIT_ROUNDS + 1):
         a = sp.csr_matrix((np.concatenate([np.asarray(v, float) for v in vals]),
@@ -105,7 +112,7 @@ def solve_water_lp(blocks: list[StepBlock], inputs: RiverInputs, cost_scale: flo
                    bounds=Bounds(xlo, xhi), options={"presolve": True})
         status = _STATUS.get(res.status, "numerical_error")
         x = res.x if res.x is not None and status == "optimal" else np.full(n_var, np.nan)
-        water = x[w0:].reshape(n_t, n_p, 4)
+        water = x[w0:-1].reshape(n_t, n_p, 4)
         if status != "optimal":
             break
         added = _add_limits(blocks, offsets, wcol, x, water, limited, r0, rows, cols, vals, lo, hi)
@@ -117,6 +124,17 @@ def solve_water_lp(blocks: list[StepBlock], inputs: RiverInputs, cost_scale: flo
     unserved = shed + np.array([b.unmodelled_mw for b in blocks])
     return WaterLPResult(status, str(res.message), per_step, water, arriving_inflow(inputs, water), shed,
                          unserved, time.perf_counter() - t0, {"limit_rounds": rounds, "limit_rows": len(limited)})
+
+
+def _peak_rows(blocks, offsets, z: int, r0, rows, cols, vals, lo, hi) -> int:
+    """sum(shed_t) - z <= -unmodelled_t: ``z`` is at least every step's unserved MW."""
+    for t, b in enumerate(blocks):
+        shed = np.arange(b.shed.start, b.shed.stop) + offsets[t]
+        rows.append(np.full(len(shed) + 1, r0)), cols.append(np.append(shed, z))
+        vals.append(np.append(np.ones(len(shed)), -1.0))
+        lo.append([-np.inf]), hi.append([-b.unmodelled_mw])
+        r0 += 1
+    return r0
 
 
 def _add_limits(blocks, offsets, wcol, x, water, limited: set, r0, rows, cols, vals, lo, hi) -> int:
