@@ -15,7 +15,8 @@ from gridsim.errors import ScenarioError
 
 #: run options that only a scenario with an attack takes (dest -> flag)
 SALVO_OPTIONS = {"draws": "--draws", "seed": "--seed", "workers": "--workers", "scheduler": "--scheduler",
-                 "resume": "--resume", "until_se": "--until-se", "compare": "--compare"}
+                 "resume": "--resume", "until_se": "--until-se", "compare": "--compare",
+                 "immunity_draws": "--immunity-draws"}
 
 
 def _until_se(text: str) -> float:
@@ -56,6 +57,9 @@ def add_salvo_options(run: argparse.ArgumentParser) -> None:
     g.add_argument("--compare", metavar="KEY=V1,V2,...",
                    help="also run variants on common random numbers: interception.default.cruise=0.6,0.75,0.9, "
                         "or other scenario files with the same grid state: a.yaml,b.yaml")
+    g.add_argument("--immunity-draws", type=_positive, metavar="N",
+                   help="also attribute the loss by immunity on the first N draws: what intercepting every weapon "
+                        "aimed at one asset would save (immunity.csv)")
 
 
 def check_salvo_options(args, scenario) -> None:
@@ -108,9 +112,19 @@ def run_attack(args, scenario, outdir: Path, out: Console, err: Console) -> int:
             compare = compare_policies(run.scenario, *compare_spec, draws=len(run.draws), seed=run.seed,
                                        workers=args.workers, scheduler=args.scheduler, net=net,
                                        progress=lambda k, n: bar.update(task, completed=k, total=n))
+    immunity = None
+    if args.immunity_draws:
+        from gridsim.salvo.attribution import immunity_table
+
+        with _progress(err, "immunity") as bar:
+            task = bar.add_task("immunity", total=None)
+            immunity = immunity_table(run.scenario, metric=run.metric, draws=args.immunity_draws, seed=run.seed,
+                                      workers=args.workers, scheduler=args.scheduler, net=net,
+                                      progress=lambda k, n: bar.update(task, completed=k, total=n))
     with err.status("writing the outputs…"):
         base = None if args.no_report else _base_result(scenario, net)
-        written = write_salvo(run, outdir, base=base, compare=compare, report=not args.no_report)
+        written = write_salvo(run, outdir, base=base, compare=compare, immunity=immunity,
+                              report=not args.no_report)
     if args.json:
         out.print_json(json.dumps(json.loads((outdir / "summary.json").read_text())))
     elif not args.quiet:

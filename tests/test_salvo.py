@@ -361,8 +361,9 @@ def test_cli_run_writes_the_monte_carlo_outputs(tmp_path):
     path.write_text(SMALL)
     out = tmp_path / "out"
     assert main(["run", str(path), "--draws", "20", "--workers", "1", "-o", str(out), "-q",
-                 "--compare", "interception.default.drone=0.3,0.9"]) == 0
+                 "--compare", "interception.default.drone=0.3,0.9", "--immunity-draws", "6"]) == 0
     for name in ("summary.json", "draws.csv", "assets.csv", "regions.csv", "compare.csv", "exceedance.png",
+                 "immunity.csv",
                  "compare.png", "salvo-map.png", "report.html", "results.sqlite", "cases.csv"):
         assert (out / name).exists(), name
     s = json.loads((out / "summary.json").read_text())
@@ -527,3 +528,19 @@ def test_one_bad_value_in_a_valid_attack_raises_only_a_located_scenario_error(pa
         loads_scenario(text, source="<fuzz>")
     except ScenarioError as err:
         assert err.message and err.file == "<fuzz>" and err.line is not None
+
+
+def test_immunity_of_the_only_target_avoids_everything_the_salvo_adds():
+    from gridsim.salvo.attribution import immunity_table
+    from gridsim.simulate import simulate
+
+    sc = scenario(ONE_TARGET)
+    table = immunity_table(sc, draws=5, workers=1)
+    plain = sc.model_copy(update={"attack": None, "draws": None, "seed": None})
+    before = simulate(plain).summary["unserved_mw"]
+    after = simulate(plain.model_copy(update={"outages": [*sc.outages, Outage(kind="substation",
+                                                                                target="Dubravsk")]})).summary
+    assert list(table["asset"]) == ["substation: Dubravsk"] and table.loc[0, "hit_probability"] == 1.0
+    assert after["unserved_mw"] - before > 100
+    assert table.loc[0, "avoided_unserved_mw"] == pytest.approx(after["unserved_mw"] - before, abs=1e-6)
+    assert table.loc[0, "avoided_sem"] == pytest.approx(0.0, abs=1e-6)

@@ -31,13 +31,15 @@ def _json_safe(value):
 
 
 def write_salvo(run, outdir: Path, *, base=None, compare: tuple[pd.DataFrame, dict] | None = None,
-                report: bool = True) -> dict[str, Path]:
+                immunity: pd.DataFrame | None = None, report: bool = True) -> dict[str, Path]:
     """Write the run's outputs into ``outdir``; ``base`` (a Result of the scenario without the attack) draws
     the map; ``compare`` is ``compare_policies``' (table, losses). Returns name -> path."""
     outdir = Path(outdir)
     summary = dict(run.summary)
     if compare is not None:
         summary["compare"] = compare[0].to_dict(orient="records")
+    if immunity is not None:
+        summary["immunity"] = immunity.to_dict(orient="records")
     written = {
         "summary.json": atomic_write_text(outdir / "summary.json", json.dumps(_json_safe(summary), indent=2)),
         "draws.csv": atomic_write_text(outdir / "draws.csv", run.draws.to_csv(index=False, float_format="%.6g")),
@@ -48,12 +50,16 @@ def write_salvo(run, outdir: Path, *, base=None, compare: tuple[pd.DataFrame, di
     if compare is not None:
         written["compare.csv"] = atomic_write_text(outdir / "compare.csv",
                                                    compare[0].to_csv(index=False, float_format="%.6g"))
+    if immunity is not None:
+        written["immunity.csv"] = atomic_write_text(outdir / "immunity.csv",
+                                                    immunity.to_csv(index=False, float_format="%.6g"))
     if not report:
         return written
     images = _figures(run, base, compare)
     for name, data in images.items():
         written[name] = atomic_write_bytes(outdir / name, data)
-    written["report.html"] = atomic_write_text(outdir / "report.html", render_salvo_html(run, images, compare))
+    written["report.html"] = atomic_write_text(outdir / "report.html",
+                                               render_salvo_html(run, images, compare, immunity))
     return written
 
 
@@ -104,7 +110,7 @@ REGION_COLS = [("region", "region", "text"), ("target_assets", "target assets", 
                ("unserved_mw_sem", "± SE", "num"), ("unserved_mw_p95", "p95 MW", "num")]
 
 
-def render_salvo_html(run, images: dict[str, bytes], compare=None) -> str:
+def render_salvo_html(run, images: dict[str, bytes], compare=None, immunity=None) -> str:
     s, sc = run.summary, run.scenario
     u, c = s["unserved_mw"], s["critical_unserved_mw"]
     cards = [_card("draws", f"{s['draws']:,}"),
@@ -133,6 +139,14 @@ def render_salvo_html(run, images: dict[str, bytes], compare=None) -> str:
               "<h2>Target assets</h2>", '<p class="note">contribution: mean loss of the draws that hit the asset '
               "minus that of the draws that do not (not additive: assets hit together share the loss).</p>",
               _table(run.assets, ASSET_COLS)]
+    if immunity is not None:
+        col = next(c for c in immunity.columns if c.startswith("avoided_") and c != "avoided_sem")
+        parts += ["<h2>What making one asset immune would save</h2>",
+                  '<p class="note">Every weapon aimed at the asset intercepted, the same draws again: the mean '
+                  "loss avoided with its standard error (paired over draws).</p>",
+                  _table(immunity, [("asset", "asset", "text"), ("region", "region", "text"),
+                                    ("hit_probability", "P(hit)", "pct"), (col, "loss avoided", "num"),
+                                    ("avoided_sem", "± SE", "num")])]
     body = "\n".join(parts)
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(sc.name)}</title>'
             f"<style>{CSS}</style></head><body><main>{body}</main></body></html>")
