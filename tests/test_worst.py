@@ -20,8 +20,9 @@ CASE14 = DATA / "pglib" / "pglib_opf_case14_ieee.m"
 PUBLISHED = pd.read_csv(DATA / "validation" / "nk_rts24.csv")
 
 #: bus 1 has the only generator (200 MW); bus 2 takes 50 MW, bus 3 80 MW; equal reactances.
-#: Lose 1-2: 130 MW must cross 1-3 (60 MW) -> 70 MW shed; lose 1-3: 1-2 (100 MW) -> 30 MW shed;
-#: lose 2-3: 1-3 would carry 80 MW > 60 -> 20 MW shed. Lose 1-2 and 1-3: all 130 MW.
+#: Intact, 1-3 carries 2/3 * 80 + 1/3 * 50 = 70 MW (rating 75). Lose 1-2: 130 MW must cross 1-3 (75 MW) -> 55 MW
+#: shed; lose 1-3: 1-2 (100 MW) -> 30 MW shed; lose 2-3: 1-3 would carry 80 MW > 75 -> 5 MW shed. Lose 1-2 and
+#: 1-3: all 130 MW.
 TRIANGLE = """function mpc = triangle
 mpc.version = '2';
 mpc.baseMVA = 100.0;
@@ -38,7 +39,7 @@ mpc.gencost = [
 ];
 mpc.branch = [
 	1	 2	 0.0	 0.1	 0.0	 100.0	 100.0	 100.0	 0.0	 0.0	 1	 -30.0	 30.0;
-	1	 3	 0.0	 0.1	 0.0	 60.0	 60.0	 60.0	 0.0	 0.0	 1	 -30.0	 30.0;
+	1	 3	 0.0	 0.1	 0.0	 75.0	 75.0	 75.0	 0.0	 0.0	 1	 -30.0	 30.0;
 	2	 3	 0.0	 0.1	 0.0	 100.0	 100.0	 100.0	 0.0	 0.0	 1	 -30.0	 30.0;
 ];
 """
@@ -61,7 +62,7 @@ def _dc_searcher(network, kind="line"):
 def test_triangle_worst_line_by_hand(triangle, method):
     w = find_worst(triangle, "1..3", "line", method=method, solver="dc")
     got = {a.k: (round(a.shed_mw_dc, 6), a.assets) for a in w.attacks}
-    assert got[1] == (70.0, ["1-2"])
+    assert got[1] == (55.0, ["1-2"])
     assert got[2][0] == 130.0 and sorted(got[2][1]) == ["1-2", "1-3"]
     assert got[3][0] == 130.0
     for a in w.attacks:
@@ -81,13 +82,13 @@ def test_triangle_substation_and_plant(triangle):
     sub = find_worst(triangle, 1, "substation", method="exact", solver="dc")
     assert sub.attacks[0].assets == ["1"] and sub.attacks[0].shed_mw_dc == pytest.approx(130.0)
     mixed = find_worst(triangle, 1, "mixed", method="exact", solver="dc", protect=["substation: 1", "bus 1"])
-    assert mixed.attacks[0].shed_mw_dc == pytest.approx(80.0)    # substation 3 (80 MW) beats line 1-2 (70)
+    assert mixed.attacks[0].shed_mw_dc == pytest.approx(80.0)    # substation 3 (80 MW) beats line 1-2 (55)
     assert mixed.attacks[0].assets == ["substation: 3"]
 
 
 def test_milp_value_is_the_operator_shed_of_its_attack(triangle):
     s = _dc_searcher(triangle)
-    for k, mw in ((0, 0.0), (1, 70.0), (2, 130.0)):
+    for k, mw in ((0, 0.0), (1, 55.0), (2, 130.0)):
         r = s.milp.solve_once(k, np.arange(len(s.assets)), 4.0)
         assert r.objective == pytest.approx(mw, abs=1e-6) and s.values(r.attack) == pytest.approx(mw, abs=1e-6)
 
@@ -158,7 +159,7 @@ def test_cli_writes_outputs(triangle, tmp_path, capsys):
     table = pd.read_csv(out / "worst.csv")
     assert list(table.columns[:7]) == ["k", "assets", "shed_mw_dc", "shed_mw_resimulated", "gap", "bound_mw",
                                        "time_s"]
-    assert table["shed_mw_dc"].tolist() == pytest.approx([70.0, 130.0])
+    assert table["shed_mw_dc"].tolist() == pytest.approx([55.0, 130.0])
     assert (out / "worst_curve.png").stat().st_size > 10_000 and (out / "worst_map.png").stat().st_size > 10_000
     assert "1-2" in capsys.readouterr().out
 
