@@ -7,6 +7,7 @@
 - ``stats``: mean with standard error, quantiles, exceedance curve with its band, per-asset attribution
 - ``policies``: evaluating many interception policies on common random numbers (``--compare``, ``defend``)
 - ``defend``: greedy placement of air-defence units, and the exhaustive reference
+- ``attribution``: what making one asset immune would save (``--immunity-draws``)
 
 The outputs of a run (summary.json, draws.csv, assets.csv, regions.csv, figures, report.html) are written by
 ``gridsim.report.salvo_report``; the command line is ``gridsim.cli_salvo``.
@@ -24,7 +25,7 @@ _PUBLIC: dict[str, str] = {
     "sample_draw": "gridsim.salvo.sampling", "draw_hits": "gridsim.salvo.sampling",
     "describe": "gridsim.salvo.stats", "exceedance": "gridsim.salvo.stats",
     "greedy_defence": "gridsim.salvo.defend", "exhaustive_defence": "gridsim.salvo.defend",
-    "compare_policies": "gridsim.salvo.policies",
+    "compare_policies": "gridsim.salvo.policies", "immunity_table": "gridsim.salvo.attribution",
 }
 
 __all__ = sorted(_PUBLIC)
