@@ -274,12 +274,14 @@ def restore(scenario, net=None, crews: int | None = None, bound: bool = True) ->
             if chosen is None or found[0] < chosen[0] - 1e-9:
                 chosen = tuple(found)
     reference = r.reference()
+    search_s = time.perf_counter() - t0
     chosen, greedy, listed, reference = (r.with_table(x) for x in (chosen, greedy, listed, reference))
     water_planned = r.runner.water is not None
     chosen = min((chosen, greedy, listed), key=lambda x: x[0])     # by the planned timelines (a river)
     return {"method": method, "water_planned": water_planned, "complete": complete, "crews": r.crews, "objective": r.rest.objective,
             "chosen": chosen, "greedy": greedy, "listed": listed, "reference": reference, "bound": milp,
-            "evaluations": r.evaluations, "elapsed_s": time.perf_counter() - t0, "restorer": r}
+            "evaluations": r.evaluations, "elapsed_s": time.perf_counter() - t0, "search_s": search_s,
+            "restorer": r}
 
 
 def milp_order(r: Restorer, milp: MILPBound) -> tuple[int, ...]:
