@@ -31,7 +31,7 @@ def add_rank_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="local (default), serial, dask:local, or tcp://HOST:PORT of a Dask "
                                        "scheduler")
     p.add_argument("--resume", action="store_true", help="continue a killed run from its results.sqlite")
-    p.add_argument("--evaluator", default="auto", help="auto (default), fast or simulate")
+    p.add_argument("--evaluator", default="auto", help="auto (default), fast, fast-ac or simulate")
     p.add_argument("--time-limit", type=float, metavar="SECONDS", help="stop a case after this long (a row "
                                                                        "with status 'timeout')")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")

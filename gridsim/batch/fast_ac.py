@@ -40,9 +40,10 @@ from gridsim.batch.state import CaseState, case_state
 _EMPTY = np.zeros(0, dtype=np.int64)
 #: how a case was evaluated (counted in ``FastACEvaluator.paths``)
 PATHS = ("exact", "lp", "relief", "simulate")
-#: where each AC power flow starts: pandapower's ``init="dc"`` (what simulate() does: the same convergence
-#: near the nose point), or ``warm``: the base state's solution, then the island's last converged one (fewer
-#: iterations; the relief's bisections may then end a step apart from simulate()'s)
+#: where the check of each case's state starts its AC power flow: ``warm`` (the default): from the base
+#: state's solution (then the last converged one), and from pandapower's ``init="dc"`` start where that does
+#: not converge; ``dc``: always from the DC start, as simulate() does. The voltage relief's runs always start
+#: from the DC start, so that its bisections see the same convergence near the nose point as simulate()'s.
 STARTS = ("dc", "warm")
 
 
@@ -58,7 +59,7 @@ def check_supported(scenario) -> None:
 class FastACEvaluator:
     """Evaluate cases (``CaseSpec``) with AC power flow on one prepared model; records as ``record_of``."""
 
-    def __init__(self, scenario, net=None, start: str = "dc"):
+    def __init__(self, scenario, net=None, start: str = "warm"):
         from gridsim.batch.acnet import ACNetwork, Newton
         from gridsim.solvers.powerflow import AC_LOSS_ALLOWANCE
 
@@ -89,8 +90,10 @@ class FastACEvaluator:
             from gridsim.batch.fast_ac_case import ACCase
 
             base = ACCase(self, self.empty)
+            self.start = "dc"
             v, ok = base.solve_all(self.base_state.served, self.base_state.dispatch)
-            self.base_v = v if ok.all() else None
+            self.start = start
+            self.base_v = v if len(ok) and ok.all() else None
 
     def state(self, masks: CaseMasks) -> CaseState:
         """The case's islands and balance; a single branch out that splits nothing leaves the base state's."""

@@ -100,10 +100,10 @@ class ACCase:
                                            regulated)
         return got
 
-    def solve(self, k: int, served: np.ndarray, dispatch: np.ndarray):
-        """AC power flow of the ``k``-th energised island: (V over all buses, converged). The start is
-        pandapower's ``init="dc"`` (``start="dc"``), or the base state's solution and then this island's last
-        converged one (``start="warm"``)."""
+    def solve(self, k: int, served: np.ndarray, dispatch: np.ndarray, warm: bool = False):
+        """AC power flow of the ``k``-th energised island: (V over all buses, converged), from pandapower's
+        ``init="dc"`` start, or with ``warm`` from the island's last converged solution (the base state's at
+        first), and from the DC start again if that does not converge."""
         pm, ac = self.pm, self.ac
         gens, ref, buses, pv, pq, vm, regulated = self.island(k)
         n = pm.n_bus
@@ -115,26 +115,27 @@ class ACCase:
         mask = np.zeros(n, dtype=bool)
         mask[buses] = True
         p, q = np.where(mask, p, 0.0), np.where(mask, q, 0.0)
-        v0 = self._start(k, p, ref, vm, regulated)
-        v, ok = self.ev.newton(self.ybus, v0, (p + 1j * q) / ac.base_mva, ref, pv, pq)
+        sbus = (p + 1j * q) / ac.base_mva
+        ok = False
+        if warm:
+            last = self.last_v[k] if self.last_v[k] is not None else self.ev.base_v
+            if last is not None:
+                v0 = np.where(regulated, vm, np.abs(last)) * np.exp(1j * np.angle(last))
+                v, ok = self.ev.newton(self.ybus, v0, sbus, ref, pv, pq)
+        if not ok:
+            balanced = p.copy()
+            balanced[ref] -= p.sum()          # the DC start: the slack takes the island's mismatch
+            v0 = vm * np.exp(1j * self.dc_start(balanced, ref))
+            v, ok = self.ev.newton(self.ybus, v0, sbus, ref, pv, pq)
         if ok:
             self.last_v[k] = v
         return v, ok
-
-    def _start(self, k: int, p: np.ndarray, ref: int, vm: np.ndarray, regulated: np.ndarray) -> np.ndarray:
-        if self.ev.start == "warm":
-            v = self.last_v[k] if self.last_v[k] is not None else self.ev.base_v
-            if v is not None:
-                return np.where(regulated, vm, np.abs(v)) * np.exp(1j * np.angle(v))
-        balanced = p.copy()
-        balanced[ref] -= p.sum()          # the DC start: the slack takes the island's mismatch
-        return vm * np.exp(1j * self.dc_start(balanced, ref))
 
     def solve_all(self, served, dispatch):
         v = np.ones(self.pm.n_bus, dtype=complex)
         ok = np.zeros(len(self.islands), dtype=bool)
         for k in range(len(self.islands)):
-            vk, ok[k] = self.solve(k, served, dispatch)
+            vk, ok[k] = self.solve(k, served, dispatch, warm=self.ev.start == "warm")
             if ok[k]:
                 sel = self.solved & (self.st.labels == self.islands[k])
                 v[sel] = vk[sel]

@@ -41,20 +41,35 @@ def _fast_evaluator():
     return importlib.import_module("gridsim.batch.fast").FastDCEvaluator
 
 
+def _fast_ac_evaluator():
+    return importlib.import_module("gridsim.batch.fast_ac").FastACEvaluator
+
+
 #: evaluator name -> loader of its class ``cls(scenario, net=None)``
-EVALUATORS: dict[str, Callable[[], type]] = {"simulate": _simulate_evaluator, "fast": _fast_evaluator}
+EVALUATORS: dict[str, Callable[[], type]] = {"simulate": _simulate_evaluator, "fast": _fast_evaluator,
+                                             "fast-ac": _fast_ac_evaluator}
 #: what the fast evaluator covers: DC flows with the optimal LP or no response
 FAST_SOLVERS, FAST_RESPONSES = ("dc",), ("optimal", "none")
+#: what the fast AC evaluator covers (with lightsim2grid installed): AC with the optimal response
+FAST_AC_SOLVERS, FAST_AC_RESPONSES = ("ac",), ("optimal",)
 
 
 def choose_evaluator(name, scenario):
-    """``auto``: the fast evaluator where it exists and covers the scenario, else ``simulate``. A class
-    (``cls(scenario, net=None)`` with ``evaluate(case)``) is used as it is."""
+    """``auto``: the fast evaluator (DC, or AC where lightsim2grid is installed) where it covers the scenario,
+    else ``simulate``; ``fast`` on an AC scenario is ``fast-ac``. A class (``cls(scenario, net=None)`` with
+    ``evaluate(case)``) is used as it is."""
     if isinstance(name, type):
         return name
+    response = getattr(scenario, "response", "none")
+    ac = scenario.solver in FAST_AC_SOLVERS
     if name == "auto":
-        fits = scenario.solver in FAST_SOLVERS and getattr(scenario, "response", "none") in FAST_RESPONSES
+        if ac:
+            fits = response in FAST_AC_RESPONSES and importlib.util.find_spec("lightsim2grid") is not None
+            return "fast-ac" if fits else "simulate"
+        fits = scenario.solver in FAST_SOLVERS and response in FAST_RESPONSES
         return "fast" if fits and importlib.util.find_spec("gridsim.batch.fast") is not None else "simulate"
+    if name == "fast" and ac:
+        return "fast-ac"
     if name not in EVALUATORS:
         raise GridsimError(f"unknown evaluator '{name}': expected auto, {', '.join(EVALUATORS)}"
                            f"{did_you_mean(name, EVALUATORS)}")
@@ -141,8 +156,8 @@ def run_cases(network_or_scenario, cases: Iterable[CaseSpec], *, evaluator: str 
     """Evaluate every case on top of the scenario's state; return one row per case (index ``case_id``, in the
     order given; columns ``outages`` (JSON) and ``CASE_COLUMNS``).
 
-    ``evaluator``: ``auto`` (the fast DC evaluator where it covers the scenario, else ``simulate``), ``fast``,
-    ``simulate``, or an evaluator class. ``workers``/``scheduler``: see ``gridsim.batch.executors``
+    ``evaluator``: ``auto`` (the fast DC evaluator, or the fast AC one with lightsim2grid, where it covers the
+    scenario, else ``simulate``), ``fast``, ``fast-ac``, ``simulate``, or an evaluator class. ``workers``/``scheduler``: see ``gridsim.batch.executors``
     (default: a process pool over every core; ``workers=1`` runs in this process).
 
     With ``out_dir`` the rows go to ``out_dir/results.sqlite`` as chunks finish, and ``cases.csv`` (and
