@@ -21,7 +21,6 @@ import copy
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import splu
 
 #: Newton settings of ``gridsim.solvers.powerflow._run`` (pandapower's tolerance_mva default)
 MAX_ITERATION, TOLERANCE_PU = 30, 1e-8
@@ -294,13 +293,18 @@ class Newton:
             from lightsim2grid.algorithm import NRSing_SparseLU as Solver
         self.solver = Solver()
         self.runs = 0
+        self._system = None
 
-    def __call__(self, ybus, v0: np.ndarray, sbus: np.ndarray, ref: int, pv: np.ndarray, pq: np.ndarray):
-        """(V, converged) for the buses ``pv`` and ``pq`` around the slack bus ``ref``."""
+    def __call__(self, ybus, v0: np.ndarray, sbus: np.ndarray, ref: int, pv: np.ndarray, pq: np.ndarray,
+                 system=None):
+        """(V, converged) for the buses ``pv`` and ``pq`` around the slack bus ``ref``; ``system`` (optional)
+        names the (matrix, buses) so that repeated solves of one system keep the solver's analysis."""
         weights = np.zeros(len(v0))
         weights[ref] = 1.0
         s = self.solver
-        s.reset()            # without it, a reused solver is 3x slower on a new system
+        if system is None or system != self._system:   # a new system: without a reset, a reused solver is 3x slower on it
+            s.reset()
+            self._system = system
         s.solve(ybus, v0, sbus, np.array([ref], dtype=np.int32), weights, pv, pq, MAX_ITERATION, TOLERANCE_PU)
         self.runs += 1
         ok = bool(s.converged())

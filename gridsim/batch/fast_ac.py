@@ -29,7 +29,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from gridsim.batch.cases import CASE_COLUMNS, FAILED, CaseSpec, SimulateEvaluator, failed_record, outage_models
 from gridsim.batch.dcflow import DCFlow
@@ -82,6 +81,7 @@ class FastACEvaluator:
         pm.pp_bus_of = self._pp_bus
         self._reactors(pm)
         self.newton = Newton()
+        self.serial = 0
         self.dcflow = DCFlow(pm)
         self.base_state = case_state(pm, self.empty, self.method, self.allowance)
         self.bridges = _bridges(self.dcflow, pm.n_branch)
@@ -200,10 +200,6 @@ def _bridges(dcflow, n_branch: int, block: int = 512) -> np.ndarray:
         h = dcflow.ptdf_columns(k)[k, np.arange(len(k))]
         out[k] = np.abs(1.0 - h) < 1e-9
     return out
-
-
-def vm_series(ev: FastACEvaluator, buses: np.ndarray, v: np.ndarray) -> pd.Series:
-    return pd.Series(np.abs(v[buses]), index=ev.pp_buses(buses))
 
 
 def island_namespace(pm) -> SimpleNamespace:

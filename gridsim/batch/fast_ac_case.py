@@ -7,6 +7,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from gridsim.solvers.limits import REACTIVE_SHARE
 from gridsim.solvers.powerflow import SLACK_TOLERANCE_MW
@@ -43,6 +44,8 @@ class ACCase:
     def __init__(self, ev, masks):
         self.ev, self.masks, self.pm, self.ac = ev, masks, ev.model, ev.ac
         self.st = ev.state(masks)
+        ev.serial += 1
+        self.serial = ev.serial                 # names this case's systems for the Newton solver
         st, pm = self.st, self.pm
         self.islands = np.flatnonzero(st.energised)
         gen_on = pm.gen_on.copy()
@@ -121,12 +124,12 @@ class ACCase:
             last = self.last_v[k] if self.last_v[k] is not None else self.ev.base_v
             if last is not None:
                 v0 = np.where(regulated, vm, np.abs(last)) * np.exp(1j * np.angle(last))
-                v, ok = self.ev.newton(self.ybus, v0, sbus, ref, pv, pq)
+                v, ok = self.ev.newton(self.ybus, v0, sbus, ref, pv, pq, (self.serial, k))
         if not ok:
             balanced = p.copy()
             balanced[ref] -= p.sum()          # the DC start: the slack takes the island's mismatch
             v0 = vm * np.exp(1j * self.dc_start(balanced, ref))
-            v, ok = self.ev.newton(self.ybus, v0, sbus, ref, pv, pq)
+            v, ok = self.ev.newton(self.ybus, v0, sbus, ref, pv, pq, (self.serial, k))
         if ok:
             self.last_v[k] = v
         return v, ok
@@ -334,11 +337,10 @@ class _IslandRun:
         self.allowance = float(case.allow[k])
         self.served, self.dispatch_all = served, dispatch
         self.buses = np.flatnonzero(case.solved & (st.labels == isl))
+        self.bus_index = pd.Index(case.ev.pp_buses(self.buses))
         self.runs = 0
 
     def run(self, served: np.ndarray) -> ACState:
-        from gridsim.batch.fast_ac import vm_series
-
         s = self.served.copy()
         s[self.load_pos] = served
         d = self.dispatch_all.copy()
@@ -347,8 +349,9 @@ class _IslandRun:
         v, ok = self.case.solve(self.k, s, d)
         if not ok:
             return ACState(False)
-        vm = vm_series(self.case.ev, self.buses, v)
-        return ACState(True, vm, float(vm.min()), float(vm.max()), None)
+        mag = np.abs(v[self.buses])
+        vm = pd.Series(mag, index=self.bus_index, copy=False)
+        return ACState(True, vm, float(mag.min()), float(mag.max()), None)
 
 
 def _why(checks: list[IslandCheck]) -> str:
