@@ -92,7 +92,7 @@ def test_defaults_need_only_a_name():
         "name": "quiet day", "description": "", "network": "dnipro-like", "load_level": 1.0, "solver": "ac",
         "shedding": "proportional", "response": "optimal", "rating": "rate_a", "emergency_factor": 1.0,
         "trip_threshold_pct": 120.0, "availability": {}, "timeline": None, "restoration": None, "baseline": None,
-        "outages": [], "attack": None, "draws": None, "seed": None}
+        "outages": [], "protected": [], "attack": None, "draws": None, "seed": None}
     assert loads_scenario("name: x\noutages:\n").outages == []
 
 

@@ -138,5 +138,6 @@ def _expected(name: str, field: FieldInfo | None) -> str:
     if annotation is Selector:
         return "a selector mapping like {kind: plant, fuel: hydro}"
     if get_origin(annotation) is list:
-        return "a list of outages, one item per line starting with '- '"
+        what = "names" if get_args(annotation) and get_args(annotation)[0] is str else "outages"
+        return f"a list of {what}, one item per line starting with '- '"
     return "a name or a whole number"

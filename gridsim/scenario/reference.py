@@ -71,7 +71,8 @@ def _base_type_text(name: str, field: FieldInfo) -> str:
         bounds = bounds_text(name, field, words=False)
         return f"number, {bounds}" if bounds else "number"
     if get_origin(annotation) is list:
-        return "list of restore steps" if get_args(annotation)[0] is Restore else "list of outages"
+        item = get_args(annotation)[0]
+        return "list of restore steps" if item is Restore else ("list of names" if item is str else "list of outages")
     if annotation is Timeline:
         return "mapping (see Timeline)"
     if getattr(annotation, "__name__", "") == "datetime":

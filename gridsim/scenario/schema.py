@@ -292,6 +292,9 @@ class Scenario(BaseModel):
         "the result says what this scenario adds to it (timelines only)"))
     outages: list[Outage] = Field(default_factory=list, max_length=MAX_OUTAGES,
                                   description="assets knocked out or derated, in order (see the Outage tables)")
+    protected: list[str] = Field(default_factory=list, max_length=MAX_OUTAGES, description=(
+        "`gridsim worst` only: names of assets the attacker cannot hit (hardened or defended), as the search "
+        "names them (e.g. `15-21`; `substation: 3` in a mixed search); see docs/worst.md"))
     attack: Attack | None = Field(None, description=(
         "a salvo against air defence, run as a Monte Carlo (weapons, interception, targets, damage; see "
         "docs/salvo.md); `outages` are then damage present in every draw"))
