@@ -81,17 +81,23 @@ def repaired_at(outages, schedule: Schedule) -> list:
 class Restorer:
     """Evaluates repair orders of one scenario through its timeline, with one shared state cache."""
 
-    def __init__(self, scenario, net=None, crews: int | None = None):
+    def __init__(self, scenario, net=None, crews: int | None = None, share: Restorer | None = None):
+        """``share``: a Restorer of the same scenario (another number of crews) whose network, timeline runner
+        and caches this one uses too (a schedule's value depends on its repair times, not on the crews)."""
         self.scenario = scenario
         self.rest = scenario.restoration
         self.crews = int(crews if crews is not None else self.rest.crews)
-        self.base = prepare_network(scenario, net)
-        self.runner = _Runner(scenario, self.base, cache=True)
         self.outages = list(scenario.outages)
         self.repairs = [i for i, o in enumerate(self.outages) if o.repair_h is not None]
         self.column = OBJECTIVE_COLUMNS[self.rest.objective]
-        self.memo: dict = {}
         self.evaluations = 0
+        if share is not None:
+            self.base, self.runner, self.memo = share.base, share.runner, share.memo
+            self._peak, self._step_values, self._fast = share._peak, share._step_values, share._fast
+            return
+        self.base = prepare_network(scenario, net)
+        self.runner = _Runner(scenario, self.base, cache=True)
+        self.memo: dict = {}
         self._peak: dict = {}
         self._step_values: dict = {}
         self._fast = None          # the batch engine for the greedy's scores: None (not tried), False, evaluator
@@ -242,13 +248,14 @@ def _neighbours(order: list):
                 yield rest[:j] + [order[i]] + rest[j:]
 
 
-def restore(scenario, net=None, crews: int | None = None, bound: bool = True) -> dict:
+def restore(scenario, net=None, crews: int | None = None, bound: bool = True,
+            share: Restorer | None = None) -> dict:
     """Choose the repair order; return the chosen, greedy, listed and reference schedules with their
     objectives and timelines, the method used, whether it completed, and the MILP's lower bound
     (``gridsim.restoration_milp``; ``bound=False`` skips it). The MILP gets ``time_limit_s`` and the local
     search, seeded by the best of the greedy, listed and MILP orders, another ``time_limit_s``."""
     t0 = time.perf_counter()
-    r = Restorer(scenario, net, crews)
+    r = Restorer(scenario, net, crews, share)
     method = r.rest.method
     if method == "auto":
         method = "exact" if len(r.repairs) <= AUTO_EXACT else "local"
@@ -348,10 +355,10 @@ def simulate_restoration(scenario, net=None, progress=None):
 
 def compare_crews(scenario, crews: list[int], net=None) -> pd.DataFrame:
     """The restoration method for each number of crews: objective of the chosen, greedy and listed orders."""
-    rows = []
-    base = prepare_network(scenario, net)
+    rows, shared = [], None
     for c in crews:
-        out = restore(scenario, base, c)
+        out = restore(scenario, net, c, share=shared)
+        shared = out["restorer"]
         rows.append({"crews": c, "method": out["method"], "complete": out["complete"],
                      "chosen": out["chosen"][0], "greedy": out["greedy"][0], "listed_order": out["listed"][0],
                      "no_waiting_reference": out["reference"][0], "bound": out["bound"].bound,

@@ -214,3 +214,16 @@ def test_milp_is_not_built_where_no_linear_bound_or_model_applies():
     ac = scenario(1, "greedy").model_copy(update={"solver": "ac"})
     assert restore(ac, net=grids.three_bus())["bound"].status.startswith("not built")
     assert restore(scenario(1, "greedy"), net=grids.three_bus(), bound=False)["bound"].bound is None
+
+
+def test_crew_numbers_share_the_state_cache_and_give_the_same_answers():
+    from gridsim.restoration import compare_crews, restore
+
+    sc = scenario(1, "exact")
+    table = compare_crews(sc, [1, 2, 4], net=grids.three_bus())
+    for _, row in table.iterrows():
+        alone = restore(sc, net=grids.three_bus(), crews=int(row["crews"]))
+        assert row["chosen"] == pytest.approx(alone["chosen"][0])
+        assert row["greedy"] == pytest.approx(alone["greedy"][0])
+        assert row["bound"] == pytest.approx(alone["bound"].bound)
+    assert table["evaluations"].iloc[-1] < len(list(itertools.permutations(range(len(OUTAGES)))))   # shared memo
