@@ -40,6 +40,8 @@ def _summary_tables(result) -> list[Table]:
             head.add_row(f"repair order ({rs['crews']} crews, {rs['method']})",
                          f"{rs['chosen']:,.1f} {rs['unit']}")
             head.add_row("  greedy / listed order", f"{rs['greedy']:,.1f} / {rs['listed_order']:,.1f}")
+            if rs.get("bound") is not None:
+                head.add_row("  lower bound (MILP), gap", f"{rs['bound']:,.1f} ({100 * rs['gap_to_bound']:.1f} %)")
         if "added_by_this_scenario" in s:
             head.add_row("  of which this strike adds",
                          f"{_fmt(s['added_by_this_scenario']['energy_not_served_mwh'])} MWh")

@@ -99,7 +99,8 @@ def test_run_writes_the_schedule_and_its_timeline(tmp_path, capsys):
     assert (one_crew["start_h"].to_numpy()[1:] >= one_crew["end_h"].to_numpy()[:-1] - 1e-9).all()
     written = write_report(r, tmp_path)
     assert {"restoration.csv", "restoration_orders.csv", "repairs.png", "orders.png"} <= set(written)
-    assert "Repair order" in (tmp_path / "report.html").read_text()
+    html = (tmp_path / "report.html").read_text()
+    assert "Repair order" in html and "lower bound (MILP)" in html
 
 
 def test_objectives_weighted_and_customer_hours():
@@ -132,6 +133,7 @@ def test_cli_restore_compares_crews(tmp_path, capsys):
     assert main(["run", str(path), "-o", str(tmp_path / "run"), "--no-report"]) == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["restoration"]["chosen"] == pytest.approx(summary["energy_not_served_mwh"])
+    assert "lower bound (MILP)" in capsys.readouterr().out
     assert main(["restore", str(path), "--crews", "x"]) == 2
 
 

@@ -279,10 +279,12 @@ def _repairs(result: Result, images: dict[str, bytes]) -> str:
              _card("saved against the greedy order", f"{gain_g:,.0f} {u}"),
              _card("saved against the listed order", f"{gain_l:,.0f} {u}"),
              _card("no waiting for crews", f"{rs['no_waiting_reference']:,.0f} {u}")]
+    if rs.get("bound") is not None:     # gridsim.restoration_milp: no schedule can do better
+        cards.append(_card("lower bound (MILP)", f"{rs['bound']:,.0f} {u} (gap {100 * rs['gap_to_bound']:.1f} %)"))
     how = {"exact": "every repair order was tried: the chosen one is the best list schedule",
            "greedy": "the greedy rule (most demand back per crew-hour first)",
-           "local": "the greedy order improved by swaps" + ("" if rs["complete"] else
-                                                              " (stopped at the time limit)")}[rs["method"]]
+           "local": "the greedy, listed and MILP orders improved by swaps and moves" + (
+               "" if rs["complete"] else " (stopped at the time limit)")}[rs["method"]]
     return "".join([
         "<h2>Repair order</h2>",
         f'<p class="note">Objective: {escape(rs["objective"])} ({u}); {escape(how)}; {rs["evaluations"]} '
