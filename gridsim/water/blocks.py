@@ -3,7 +3,8 @@
 The optimal response solves, per island, ``min sum(w * shed)`` subject to the nodal balance in bus angles and
 every branch within its rating (``gridsim.solvers.optimal``). Over a week of hourly steps that LP is large,
 so the water plan states the same problem in its power-transfer form: per connected component one balance
-row (generation + shed - pumping == demand) and, for a branch, ``flow = PTDF @ injection + offset``. Branch
+row (generation + shed - pumping == demand) and, for a branch, ``flow = PTDF @ injection + offset`` (its
+PTDF row by one sparse solve, when the branch first needs a limit). Branch
 limits enter only where a solution breaks one (``limit_row``), round after round until none does: the optimum
 is then the angle LP's (same variables, same feasible set where it matters).
 
@@ -13,12 +14,13 @@ per state; ``StepBlock`` adds a step's demand, capacities and costs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
+from scipy.sparse.linalg import splu
 
 from gridsim.solvers.optimal import _island, _weights
 
@@ -28,15 +30,21 @@ FLOW_TOL_MW = 1e-6
 
 @dataclass
 class NetState:
-    """The damage-dependent part: buses, branches, components, PTDF and ratings of the island set."""
+    """The damage-dependent part: buses, branches, components and ratings of the island set, with one sparse
+    LU of the reduced susceptance matrix per component (flows and PTDF rows by sparse solves: no dense
+    matrices, which on a busy machine cost more in BLAS threads than in arithmetic)."""
 
     model: object
     isl: dict
     bus_comp: np.ndarray        # per local bus: its component
     n_comp: int
-    ptdf: np.ndarray            # (branches, local buses)
-    offset: np.ndarray          # per branch: flow at zero injection (phase shifters)
+    bf: sp.csr_matrix           # branch flow per angle (MW/rad)
+    shift_inj: np.ndarray       # per local bus: A.T @ f0 (phase shifters)
+    f0: np.ndarray              # per branch: phase-shifter flow at zero angles
     rating: np.ndarray          # per branch (MW, inf where unlimited)
+    solvers: list               # per component: (non-reference buses, splu) or None
+    branch_comp: np.ndarray
+    _rows: dict = field(default_factory=dict)
 
     @classmethod
     def of(cls, model) -> NetState:
@@ -46,24 +54,38 @@ class NetState:
         local = np.full(model.n_bus, -1, dtype=np.int64)
         local[buses] = np.arange(n)
         f, t = local[model.from_bus[br]], local[model.to_bus[br]]
-        bw = model.base_mva * model.b_pu[br]
         a = sp.csr_matrix((np.concatenate([np.ones(m), -np.ones(m)]),
                            (np.concatenate([np.arange(m)] * 2), np.concatenate([f, t]))), shape=(m, n))
         n_comp, comp = connected_components(sp.csr_matrix((np.ones(m), (f, t)), shape=(n, n)), directed=False)
-        ptdf = np.zeros((m, n))
-        bf = sp.diags(bw) @ a
+        bf = (sp.diags(model.base_mva * model.b_pu[br]) @ a).tocsr()
         bbus = (a.T @ bf).tocsc()
+        solvers = []
         for c in range(n_comp):
-            nodes = np.flatnonzero(comp == c)
-            rows = np.flatnonzero(comp[f] == c)
-            if len(nodes) < 2 or not len(rows):
-                continue
-            keep = nodes[1:]                       # the component's first bus is its reference
-            inv = np.linalg.inv(bbus[keep][:, keep].toarray())
-            ptdf[np.ix_(rows, keep)] = bf[rows][:, keep].toarray() @ inv
+            keep = np.flatnonzero(comp == c)[1:]          # the component's first bus is its reference
+            solvers.append((keep, splu(bbus[keep][:, keep].tocsc())) if len(keep) else None)
         f0 = model.shift_flow_mw[br]
-        offset = f0 - ptdf @ (a.T @ f0)
-        return cls(model, isl, comp, int(n_comp), ptdf, offset, model.rating_mw[br])
+        return cls(model, isl, comp, int(n_comp), bf, a.T @ f0, f0, model.rating_mw[br], solvers,
+                   comp[f] if m else np.zeros(0, dtype=np.int64))
+
+    def flows(self, injection: np.ndarray) -> np.ndarray:
+        """Branch flows (MW) for a balanced injection per local bus."""
+        theta = np.zeros(len(injection))
+        rhs = injection - self.shift_inj
+        for solver in self.solvers:
+            if solver is not None:
+                theta[solver[0]] = solver[1].solve(rhs[solver[0]])
+        return self.bf @ theta + self.f0
+
+    def ptdf_row(self, branch: int) -> tuple[np.ndarray, float]:
+        """PTDF of one branch (per local bus) and its flow at zero injection."""
+        if branch not in self._rows:
+            row = np.zeros(len(self.bus_comp))
+            solver = self.solvers[self.branch_comp[branch]]
+            if solver is not None:        # B is symmetric: row = B^-1 bf[branch]^T on the component
+                keep, lu = solver
+                row[keep] = lu.solve(self.bf[branch].toarray().ravel()[keep])
+            self._rows[branch] = (row, float(self.f0[branch] - row @ self.shift_inj))
+        return self._rows[branch]
 
     def local_bus(self, model_buses: np.ndarray) -> np.ndarray:
         local = np.full(self.model.n_bus, -1, dtype=np.int64)
@@ -93,20 +115,21 @@ class StepBlock:
     def flows(self, x: np.ndarray, pump_mw: np.ndarray) -> np.ndarray:
         """Branch flows (MW) of a solution ``x`` of this block with ``pump_mw`` per river plant."""
         st = self.state
-        inj = np.zeros(st.ptdf.shape[1])
+        inj = np.zeros(len(st.bus_comp))
         np.add.at(inj, self.var_bus, x)                          # generation, and shed (less load)
         np.add.at(inj, self.var_bus[self.shed], -self.demand_mw)
         for b, p in zip(self.pump_bus, pump_mw):
             if b >= 0:
                 inj[b] -= p
-        return st.ptdf @ inj + st.offset
+        return st.flows(inj)
 
     def limit_row(self, branch: int):
         """Coefficients over ``[pg, shed]`` and over the pumps, and the bounds, of one branch's limit."""
         st = self.state
-        coef = st.ptdf[branch, self.var_bus]
-        fixed = st.offset[branch] - float(st.ptdf[branch, self.var_bus[self.shed]] @ self.demand_mw)
-        pump = np.array([-st.ptdf[branch, b] if b >= 0 else 0.0 for b in self.pump_bus])
+        ptdf, offset = st.ptdf_row(branch)
+        coef = ptdf[self.var_bus]
+        fixed = offset - float(ptdf[self.var_bus[self.shed]] @ self.demand_mw)
+        pump = np.array([-ptdf[b] if b >= 0 else 0.0 for b in self.pump_bus])
         r = st.rating[branch]
         return coef, pump, -r - fixed, r - fixed
 
@@ -115,30 +138,43 @@ def step_block(net, state: NetState, river: pd.DataFrame, weights, gcost: pd.Ser
                demand_mw: pd.Series, cap_mw: pd.Series) -> tuple[StepBlock, dict]:
     """The block of one damaged network with the step's demand and unit capacities (per load and gen index),
     and per river unit (gen index) its column and capacity (MW)."""
+    lay = _layout(net, state, river, weights, gcost)
+    cap = np.maximum(np.nan_to_num(cap_mw.to_numpy(float)[lay["gen_pos"]]), 0.0)
+    demand = np.maximum(demand_mw.to_numpy(float)[lay["load_pos"]], 0.0)
+    rhs = np.bincount(lay["load_comp"], weights=demand, minlength=state.n_comp)
+    n = len(lay["var_bus"])
+    caps = {g: (p, float(cap[p])) for g, p in lay["river_units"]}
+    total = float(demand_mw.to_numpy(float)[lay["in_service"]].sum())
+    block = StepBlock(state, lay["c"], np.zeros(n), np.concatenate([cap, demand]), lay["a"], rhs, rhs,
+                      lay["var_bus"], demand, slice(len(cap), n), lay["unit_cols"], lay["pump_bus"],
+                      lay["pump_row"], max(0.0, total - float(demand.sum())))
+    return block, caps
+
+
+def _layout(net, state: NetState, river: pd.DataFrame, weights, gcost: pd.Series) -> dict:
+    """What every step of one damage state shares: positions, buses, weights, costs, river units (cached)."""
+    if "layout" in state._rows:
+        return state._rows["layout"]
     model, isl = state.model, state.isl
     gens, loads = isl["gens"], isl["loads"]
     gen_index = model.gen_index[gens]
-    cap = np.maximum(np.nan_to_num(cap_mw.reindex(gen_index).to_numpy(float)), 0.0)
-    demand = np.maximum(demand_mw.reindex(model.load_index[loads]).to_numpy(float), 0.0)
-    w = _weights(net, model.load_index[loads], weights)
-    c_g = np.nan_to_num(gcost.reindex(gen_index).to_numpy(float))
     g_bus, l_bus = state.local_bus(model.gen_bus[gens]), state.local_bus(model.load_bus[loads])
     var_bus = np.concatenate([g_bus, l_bus]).astype(np.int64)
     n = len(var_bus)
-    comp = state.bus_comp[var_bus] if n else np.zeros(0, dtype=np.int64)
-    a = sp.csr_matrix((np.ones(n), (comp, np.arange(n))), shape=(state.n_comp, n))
-    rhs = np.bincount(state.bus_comp[l_bus], weights=demand, minlength=state.n_comp) if len(l_bus) else \
-        np.zeros(state.n_comp)
+    w = _weights(net, model.load_index[loads], weights)
+    c_g = np.nan_to_num(gcost.reindex(gen_index).to_numpy(float))
     plant_of = net.gen["plant"].astype(str).reindex(gen_index).to_numpy() if "plant" in net.gen else np.array([])
-    unit_cols, pump_bus, pump_row, caps = [], [], [], {}
+    lay = {"gen_pos": net.gen.index.get_indexer(gen_index), "load_pos": net.load.index.get_indexer(
+        model.load_index[loads]), "var_bus": var_bus, "c": np.concatenate([c_g, w]), "load_comp": state.bus_comp[l_bus],
+        "a": sp.csr_matrix((np.ones(n), (state.bus_comp[var_bus] if n else np.zeros(0, int), np.arange(n))),
+                           shape=(state.n_comp, n)),
+        "in_service": net.load["in_service"].astype(bool).to_numpy(), "unit_cols": [], "pump_bus": [],
+        "pump_row": [], "river_units": []}
     for plant in river["plant"]:
         pos = np.flatnonzero(plant_of == plant)
-        unit_cols.append(pos)
-        pump_bus.append(int(g_bus[pos[0]]) if len(pos) else -1)
-        pump_row.append(int(state.bus_comp[g_bus[pos[0]]]) if len(pos) else -1)
-        caps.update({int(gen_index[p]): (int(p), float(cap[p])) for p in pos})
-    total = float(demand_mw[net.load["in_service"].astype(bool).reindex(demand_mw.index).fillna(False)].sum())
-    block = StepBlock(state, np.concatenate([c_g, w]), np.zeros(n), np.concatenate([cap, demand]), a, rhs, rhs,
-                      var_bus, demand, slice(len(cap), n), unit_cols, pump_bus, pump_row,
-                      max(0.0, total - float(demand.sum())))
-    return block, caps
+        lay["unit_cols"].append(pos)
+        lay["pump_bus"].append(int(g_bus[pos[0]]) if len(pos) else -1)
+        lay["pump_row"].append(int(state.bus_comp[g_bus[pos[0]]]) if len(pos) else -1)
+        lay["river_units"] += [(int(gen_index[p]), int(p)) for p in pos]
+    state._rows["layout"] = lay
+    return lay

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
 
+from gridsim.water.backend import lp_backend
 from gridsim.water.blocks import FLOW_TOL_MW, StepBlock
 from gridsim.water.river import M3S_HOUR_HM3, steady_release
 
@@ -48,7 +48,6 @@ _Q, _S, _V, _P = range(4)
 PEAK_WEIGHT = 1e-3
 #: rounds of adding the branch limits a solution breaks (each a full re-solve)
 MAX_LIMIT_ROUNDS = 20
-_STATUS = {0: "optimal", 1: "iteration_limit", 2: "infeasible", 3: "unbounded"}
 
 
 @dataclass
@@ -103,27 +102,28 @@ def solve_water_lp(blocks: list[StepBlock], inputs: RiverInputs, cost_scale: flo
     c, xlo, xhi = _objective_and_bounds(blocks, inputs, offsets, wcol, n_var, cost_scale)
     c[-1] = PEAK_WEIGHT * float(min((b.c[b.shed].min() for b in blocks if len(b.c[b.shed])), default=1.0))
     limited: set = set()
+    solver = lp_backend(c, _matrix(rows, cols, vals, r0, n_var), np.concatenate(lo), np.concatenate(hi), xlo, xhi)
     for rounds in range(1, MAX_LIMIT_ROUNDS + 1):
-        a = sp.csr_matrix((np.concatenate([np.asarray(v, float) for v in vals]),
-                           (np.concatenate([np.asarray(r, int) for r in rows]),
-                            np.concatenate([np.asarray(c_, int) for c_ in cols]))),
-                          shape=(r0, n_var))
-        res = milp(c, constraints=LinearConstraint(a, np.concatenate(lo), np.concatenate(hi)),
-                   bounds=Bounds(xlo, xhi), options={"presolve": True})
-        status = _STATUS.get(res.status, "numerical_error")
-        x = res.x if res.x is not None and status == "optimal" else np.full(n_var, np.nan)
+        status, x, message = solver.solve()
         water = x[w0:-1].reshape(n_t, n_p, 4)
         if status != "optimal":
             break
-        added = _add_limits(blocks, offsets, wcol, x, water, limited, r0, rows, cols, vals, lo, hi)
+        new = [], [], [], [], []
+        added = _add_limits(blocks, offsets, wcol, x, water, limited, 0, *new)
         if not added:
             break
-        r0 += added
+        solver.add_rows(_matrix(*new[:3], added, n_var), np.concatenate(new[3]), np.concatenate(new[4]))
     per_step = [x[offsets[t]:offsets[t + 1]] for t in range(n_t)]
     shed = np.array([float(np.clip(xs[b.shed], 0, b.demand_mw).sum()) for xs, b in zip(per_step, blocks)])
     unserved = shed + np.array([b.unmodelled_mw for b in blocks])
-    return WaterLPResult(status, str(res.message), per_step, water, arriving_inflow(inputs, water), shed,
+    return WaterLPResult(status, message, per_step, water, arriving_inflow(inputs, water), shed,
                          unserved, time.perf_counter() - t0, {"limit_rounds": rounds, "limit_rows": len(limited)})
+
+
+def _matrix(rows, cols, vals, n_rows: int, n_var: int) -> sp.csr_matrix:
+    return sp.csr_matrix((np.concatenate([np.asarray(v, float) for v in vals]),
+                          (np.concatenate([np.asarray(r, int) for r in rows]),
+                           np.concatenate([np.asarray(c_, int) for c_ in cols]))), shape=(n_rows, n_var))
 
 
 def _peak_rows(blocks, offsets, z: int, r0, rows, cols, vals, lo, hi) -> int:
@@ -141,7 +141,7 @@ def _add_limits(blocks, offsets, wcol, x, water, limited: set, r0, rows, cols, v
     """Add a limit row for every (step, branch) whose flow breaks its rating; return how many."""
     added = 0
     for t, b in enumerate(blocks):
-        if b.state is None or not b.state.ptdf.shape[0]:
+        if b.state is None or not len(b.state.rating):
             continue
         flow = b.flows(x[offsets[t]:offsets[t + 1]], water[t, :, _P])
         over = np.flatnonzero(np.abs(flow) > b.state.rating + FLOW_TOL_MW)
