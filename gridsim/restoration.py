@@ -267,28 +267,34 @@ def restore(scenario, net=None, crews: int | None = None, bound: bool = True,
     greedy = r.evaluate(r.greedy_order())
     listed = r.evaluate(tuple(r.repairs))
     milp = milp_bound(r, r.rest.time_limit_s) if bound else MILPBound("not built: not asked")
-    complete = True
-    if method == "greedy":
-        chosen = greedy
-    elif method == "exact":
-        chosen = r.exact()
-    else:
-        seeds = [greedy, listed, *([r.evaluate(milp_order(r, milp))] if milp.back_h else [])]
-        deadline, chosen = time.perf_counter() + r.rest.time_limit_s, None
-        for seed in sorted(seeds, key=lambda s: s[0]):          # a local search from each, best seed first
-            *found, done = r.local_search(seed[1].order, deadline)
-            complete = complete and done
-            if chosen is None or found[0] < chosen[0] - 1e-9:
-                chosen = tuple(found)
+    finalists, complete = _search(r, method, greedy, listed, milp)
     reference = r.reference()
     search_s = time.perf_counter() - t0
-    chosen, greedy, listed, reference = (r.with_table(x) for x in (chosen, greedy, listed, reference))
+    greedy, listed, reference = (r.with_table(x) for x in (greedy, listed, reference))
+    finalists = [r.with_table(x) for x in {x[1].key(): x for x in finalists}.values()]
     water_planned = r.runner.water is not None
-    chosen = min((chosen, greedy, listed), key=lambda x: x[0])     # by the planned timelines (a river)
-    return {"method": method, "water_planned": water_planned, "complete": complete, "crews": r.crews, "objective": r.rest.objective,
-            "chosen": chosen, "greedy": greedy, "listed": listed, "reference": reference, "bound": milp,
-            "evaluations": r.evaluations, "elapsed_s": time.perf_counter() - t0, "search_s": search_s,
-            "restorer": r}
+    # by their timelines: with a river, each planned (the search valued orders without the plan)
+    chosen = min((*finalists, greedy, listed), key=lambda x: x[0])
+    return {"method": method, "water_planned": water_planned, "complete": complete, "crews": r.crews,
+            "objective": r.rest.objective, "chosen": chosen, "greedy": greedy, "listed": listed,
+            "reference": reference, "bound": milp, "evaluations": r.evaluations,
+            "elapsed_s": time.perf_counter() - t0, "search_s": search_s, "restorer": r}
+
+
+def _search(r: Restorer, method: str, greedy, listed, milp: MILPBound) -> tuple[list, bool]:
+    """The method's best schedules (one per local search: from the greedy, listed and MILP orders, best seed
+    first, sharing the time limit) and whether the search completed."""
+    if method == "greedy":
+        return [greedy], True
+    if method == "exact":
+        return [r.exact()], True
+    seeds = [greedy, listed, *([r.evaluate(milp_order(r, milp))] if milp.back_h else [])]
+    deadline, found, complete = time.perf_counter() + r.rest.time_limit_s, [], True
+    for seed in sorted(seeds, key=lambda s: s[0]):
+        *best, done = r.local_search(seed[1].order, deadline)
+        found.append(tuple(best))
+        complete = complete and done
+    return found, complete
 
 
 def milp_order(r: Restorer, milp: MILPBound) -> tuple[int, ...]:
