@@ -319,3 +319,57 @@ def test_a_pandapower_json_network_declares_its_river(tmp_path):
     assert list(hydro(r, "Up")["inflow_m3s"]) == [0.0, 5.0, 10.0, 10.0]
     assert list(hydro(r, "Up")["p_mw"].round(9)) == [0.0, 5.0, 10.0, 10.0]    # run of river: no storage
     assert r.summary["energy_not_served_mwh"] == pytest.approx(10.0 + 5.0)
+
+
+def _plan_and_myopic(sc, net):
+    from gridsim.simulate import prepare_network
+    from gridsim.timeline import _Runner
+    from gridsim.water.myopic import myopic_unserved
+    from gridsim.water.plan import plan_inputs, solve_barring_pumps
+
+    runner = _Runner(sc, prepare_network(sc, net), True)
+    states = [(a, f) for _, _, a, f in runner.states(list(sc.outages))]
+    blocks, _, inputs, scale = plan_inputs(runner, states, runner.matches[tuple(o.label for o in sc.outages)])
+    plan, _ = solve_barring_pumps(blocks, inputs, scale)
+    myopic, _ = myopic_unserved(blocks, inputs, scale)
+    return plan.unserved_mw.sum() * sc.timeline.step_h, myopic.sum() * sc.timeline.step_h
+
+
+def test_the_plan_never_serves_less_than_a_myopic_hour_by_hour_use(tmp_path):
+    """Scarce water on a river with travel times, a line out for 3 h and tight ratings: the plan (foresight)
+    leaves no more unserved than deciding one step at a time, and the timeline equals the plan."""
+    profile = profile_csv(tmp_path, [0.5, 0.9, 1.0, 0.6, 0.4, 1.0, 0.9, 0.5, 0.7, 1.0])
+    net = river_grid(load_mw=150.0, gas_mw=60.0, rows=[
+        {"plant": "Up", "downstream": "Down", "travel_h": 2.0, "inflow_m3s": 10.0, "storage_init_hm3": 0.2},
+        {"plant": "Down", "inflow_m3s": 5.0, "storage_init_hm3": 0.05}])
+    net.line["max_i_ka"] = 0.3
+    net = grids._finish(net, {"north": (25, 20)})
+    sc = scenario([{"line": "A-C", "at_h": 4, "repair_h": 3}], horizon=10, profile=profile)
+    plan, myopic = _plan_and_myopic(sc, net)
+    assert plan > 1.0
+    assert plan <= myopic + 1e-6
+    assert plan == pytest.approx(simulate_timeline(sc, net=net).summary["energy_not_served_mwh"], abs=1e-5)
+
+
+def test_myopic_spends_the_water_before_the_peak_the_plan_keeps_it(tmp_path):
+    """60 MWh of water, 40 MW of imports (dearer than water is worth): 40 MW at hours 0-1, 100 MW at hour 2.
+    One step at a time the water replaces imports at once (40 MWh at hour 0, the last 20 at hour 1), and the
+    peak lacks 60 MW. The plan leaves the night to the imports and spends all 60 MWh at the peak."""
+    net = river_grid(load_mw=100.0, rows=[{"plant": "Up", "storage_init_hm3": 60 * HM3_PER_MWH}, {"plant": "Down"}])
+    net.gen.loc[net.gen["name"] == "Down G1", ["fuel", "plant", "max_p_mw"]] = ["import", "Imports", 40.0]
+    net["river"] = net["river"][net["river"]["plant"] == "Up"]
+    sc = scenario(horizon=3, profile=profile_csv(tmp_path, [0.4, 0.4, 1.0]))
+    plan, myopic = _plan_and_myopic(sc, net)
+    assert plan == pytest.approx(0.0, abs=1e-6)
+    assert myopic == pytest.approx(60.0, abs=1e-6)
+
+
+def test_with_water_to_spare_the_plan_and_the_myopic_use_agree(tmp_path):
+    rows = [{"plant": "Up", "downstream": "Down", "travel_h": 1.0, "storage_max_hm3": 1e4, "storage_init_hm3": 5e3},
+            {"plant": "Down", "storage_max_hm3": 1e4, "storage_init_hm3": 5e3}]
+    net = river_grid(load_mw=260.0, gas_mw=20.0, rows=rows)
+    sc = scenario([{"plant": "Down", "at_h": 2, "repair_h": 3}], horizon=6,
+                  profile=profile_csv(tmp_path, [0.5, 0.8, 1.0, 0.9, 0.7, 1.0]))
+    plan, myopic = _plan_and_myopic(sc, net)
+    assert plan > 1.0
+    assert plan == pytest.approx(myopic, abs=1e-6)

@@ -74,6 +74,13 @@ class RiverInputs:
     dam_ok: np.ndarray                # (plants, steps) the dam stands
     step_h: float
     pump_off: np.ndarray | None = None   # (plants, steps) pumping forbidden
+    history: np.ndarray | None = None    # (steps before, plants): releases before the first step (else steady)
+    floor: np.ndarray | None = None      # (plants, steps): lowest storage, if not the refill rule's
+
+    def released_before(self, steady: np.ndarray, u: int, t: int) -> float:
+        """What plant ``u`` released at step ``t < 0`` (m³/s): the history where given, else the steady river."""
+        h = self.history
+        return float(h[len(h) + t, u]) if h is not None and len(h) + t >= 0 else float(steady[u])
 
 
 def solve_water_lp(blocks: list[StepBlock], inputs: RiverInputs, cost_scale: float) -> WaterLPResult:
@@ -208,7 +215,7 @@ def _water_rows(inputs: RiverInputs, n_t: int, wcol, r0, rows, cols, vals, lo, h
                     if share <= 0:
                         continue
                     if t - lag < 0:
-                        rhs += cst * share * steady[u]
+                        rhs += cst * share * inputs.released_before(steady, u, t - lag)
                     else:
                         r += [wcol(t - lag, u, _Q), wcol(t - lag, u, _S)]
                         v_ += [-cst * share, -cst * share]
@@ -231,7 +238,8 @@ def arriving_inflow(inputs: RiverInputs, water: np.ndarray) -> np.ndarray:
                 if share <= 0:
                     continue
                 for t in range(out.shape[1]):
-                    out[i, t] += share * (steady[u] if t - lag < 0 else release[t - lag, u])
+                    out[i, t] += share * (inputs.released_before(steady, u, t - lag) if t - lag < 0
+                                          else release[t - lag, u])
     return out
 
 
@@ -243,7 +251,7 @@ def _objective_and_bounds(blocks, inputs: RiverInputs, offsets, wcol, n_var, cos
         xlo[offsets[t]:offsets[t + 1]], xhi[offsets[t]:offsets[t + 1]] = b.xlo, b.xhi
     n_t = len(blocks)
     value = water_value_per_hm3(river) * cost_scale
-    refill = _refill_floor(inputs)
+    refill = _refill_floor(inputs) if inputs.floor is None else inputs.floor
     for t in range(n_t):
         for i in range(n_p):
             ok = bool(inputs.dam_ok[i, t])

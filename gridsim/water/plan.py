@@ -87,6 +87,17 @@ def dam_status(river: pd.DataFrame, states: list, matches: list) -> np.ndarray:
 def plan_timeline(runner, states: list, matches: list) -> WaterPlan:
     """The water plan of one run of the timeline: ``states`` is, per step, (active outages, forced units)."""
     t0 = time.perf_counter()
+    blocks, caps, inputs, scale = plan_inputs(runner, states, matches)
+    build = time.perf_counter() - t0
+    result, rounds = solve_barring_pumps(blocks, inputs, scale)
+    return _plan_of(inputs.river, blocks, caps, inputs, result, {"lp_rounds": rounds, **result.extra, "build_s": build,
+                                                          "plan_s": time.perf_counter() - t0,
+                                                          "lp_solve_s": result.solve_time_s})
+
+
+def plan_inputs(runner, states: list, matches: list):
+    """The LP's parts for a timeline run: every step's block, the river units' capacities per step, the river
+    inputs and the cost scale (``gridsim.water.myopic`` decides the same parts step by step)."""
     river = river_table(runner.base)
     weights = PRIORITY_WEIGHTS if runner.scenario.shedding == "priority" else None
     cost = unit_cost(runner.base)
@@ -94,11 +105,7 @@ def plan_timeline(runner, states: list, matches: list) -> WaterPlan:
     blocks, caps = _step_blocks(runner, states, river, weights, cost * scale)
     inputs = RiverInputs(river, inflow_series(river, runner.n, runner.dt), dam_status(river, states, matches),
                          runner.dt)
-    build = time.perf_counter() - t0
-    result, rounds = solve_barring_pumps(blocks, inputs, scale)
-    return _plan_of(river, blocks, caps, inputs, result, {"lp_rounds": rounds, **result.extra, "build_s": build,
-                                                          "plan_s": time.perf_counter() - t0,
-                                                          "lp_solve_s": result.solve_time_s})
+    return blocks, caps, inputs, scale
 
 
 def _step_blocks(runner, states: list, river: pd.DataFrame, weights, gcost: pd.Series):
