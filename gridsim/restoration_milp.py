@@ -198,40 +198,15 @@ class _Model:
                     rows.add([c for c, _ in items], [w for _, w in items], -np.inf, self.crews * (t - s))
 
     def _step(self, k: int, cols: _Columns, rows: _Rows) -> None:
+        """Step ``k``'s DC network with shedding, each asset's elements switched by its state."""
         pm, fs, r = self.pm, self.fs, self.r
-        runner = r.runner
-        demand = fs.base_demand * runner._demand_factor(k)
-        avail = {**(r.scenario.availability or {}), **runner._availability(k)}
+        demand = fs.base_demand * r.runner._demand_factor(k)
+        avail = {**(r.scenario.availability or {}), **r.runner._availability(k)}
         cap = np.where(pm.gen_on, np.nan_to_num(fs.capacity(avail)), 0.0).clip(min=0.0)
         m, nb = pm.n_branch, pm.n_bus
-        free_flow = float(demand.sum()) + float(cap.sum())
+        free_flow = float(demand.sum()) + float(cap.sum())      # no flow of a DC solution exceeds it
         rating = np.where(np.isfinite(pm.lp_limit) & self.optimal, pm.lp_limit, free_flow)
-        # which assets switch each element at this step
-        br_fixed_off = np.zeros(m, bool)
-        br_vars: dict[int, list[int]] = {}
-        gen_hi = cap.copy()
-        gen_rows: list[tuple[int, int, float]] = []        # (gen, y column, derate while out)
-        load_min = np.zeros(len(demand))
-        load_rows: list[tuple[int, int]] = []
-        for a, el in enumerate(self.elements):
-            st = self.state(a, k)
-            if st[0] == "on":
-                continue
-            if st[0] == "off":
-                br_fixed_off[el["branch"]] = True
-                gen_hi[el["gen"]] = 0.0
-                if len(el["derated"]):
-                    d = 0.0 if st[1] is None else float(st[1])
-                    gen_hi[el["derated"]] = np.minimum(gen_hi[el["derated"]], cap[el["derated"]] * d)
-                load_min[el["load"]] = demand[el["load"]]
-                continue
-            y = self.y[a, k]
-            for j in el["branch"]:
-                br_vars.setdefault(int(j), []).append(y)
-            gen_rows += [(int(g), y, 0.0) for g in el["gen"]]
-            d = 0.0 if self.outages[a].derate is None else float(self.outages[a].derate)
-            gen_rows += [(int(g), y, d) for g in el["derated"]]
-            load_rows += [(int(l_), y) for l_ in el["load"]]
+        br_fixed_off, br_vars, gen_hi, gen_rows, load_min, load_rows = self._switches(k, cap, demand)
         theta = cols.add(np.full(nb, -np.inf), np.where(pm.bus_active, np.inf, 0.0))
         flo = np.where(br_fixed_off, 0.0, rating)
         f = cols.add(-flo, flo)
@@ -259,6 +234,32 @@ class _Model:
             rows.add([pg[g], y], [1.0, -cap[g] * (1.0 - d)], -np.inf, cap[g] * d)
         for l_, y in load_rows:
             rows.add([shed[l_], y], [1.0, demand[l_]], demand[l_], np.inf)
+
+    def _switches(self, k: int, cap: np.ndarray, demand: np.ndarray):
+        """Per element at step ``k``: branches fixed out, branches switched by repairs (branch -> y columns),
+        units' upper bounds with fixed damage, units switched by repairs (gen, y, derate while out), loads'
+        least shed with fixed damage, loads switched by repairs (load, y)."""
+        br_fixed_off = np.zeros(self.pm.n_branch, bool)
+        br_vars: dict[int, list[int]] = {}
+        gen_hi, load_min = cap.copy(), np.zeros(len(demand))
+        gen_rows: list[tuple[int, int, float]] = []
+        load_rows: list[tuple[int, int]] = []
+        for a, el in enumerate(self.elements):
+            st = self.state(a, k)
+            if st[0] == "off":
+                br_fixed_off[el["branch"]] = True
+                gen_hi[el["gen"]] = 0.0
+                d = 0.0 if st[1] is None else float(st[1])
+                gen_hi[el["derated"]] = np.minimum(gen_hi[el["derated"]], cap[el["derated"]] * d)
+                load_min[el["load"]] = demand[el["load"]]
+            elif st[0] == "var":
+                y = self.y[a, k]
+                for j in el["branch"]:
+                    br_vars.setdefault(int(j), []).append(y)
+                d = 0.0 if self.outages[a].derate is None else float(self.outages[a].derate)
+                gen_rows += [(int(g), y, 0.0) for g in el["gen"]] + [(int(g), y, d) for g in el["derated"]]
+                load_rows += [(int(l_), y) for l_ in el["load"]]
+        return br_fixed_off, br_vars, gen_hi, gen_rows, load_min, load_rows
 
     def back_hours(self, x: np.ndarray) -> dict:
         out = {}
