@@ -68,7 +68,8 @@ def check_balance(result, net) -> None:
     for plant, g in result.hydro.groupby("plant"):
         row = river.set_index("plant").loc[plant]
         before = np.concatenate([[row["storage_init_hm3"]], g["storage_hm3"].to_numpy()[:-1]])
-        flow = g["inflow_m3s"] - g["discharge_m3s"] - g["spill_m3s"] + row["efficiency"] * g["pump_mw"] / row["mw_per_m3s"]
+        pumped = row["efficiency"] * g["pump_mw"] / row["mw_per_m3s"]
+        flow = g["inflow_m3s"] - g["discharge_m3s"] - g["spill_m3s"] + pumped
         change = flow.to_numpy() * step_h * M3S_HOUR_HM3
         assert np.allclose(g["storage_hm3"].to_numpy(), before + change, atol=1e-6), plant
 

@@ -41,7 +41,8 @@ def plot_river(result: Result, ax: Axes | None = None) -> Figure | None:
     axes[-1].set_xlabel("hours from the start")
     water = result.summary.get("water", {})
     fig.suptitle(_txt(f"{result.scenario_name}: the river, upstream first; hydro "
-                      f"{water.get('hydro_energy_mwh', 0):,.0f} MWh, pumping {water.get('pumping_energy_mwh', 0):,.0f} MWh"),
+                      f"{water.get('hydro_energy_mwh', 0):,.0f} MWh, pumping "
+                      f"{water.get('pumping_energy_mwh', 0):,.0f} MWh"),
                  fontsize=11, x=0.01, ha="left")
     return fig
 

@@ -171,7 +171,8 @@ def _turbine_rows(blocks, river, offsets, wcol, r0, rows, cols, vals, lo, hi) ->
     for t, b in enumerate(blocks):
         for i in range(len(river)):
             units = b.unit_cols[i]
-            rows.append(np.full(len(units) + 1, r0)), cols.append(np.concatenate([units + offsets[t], [wcol(t, i, _Q)]]))
+            rows.append(np.full(len(units) + 1, r0))
+            cols.append(np.concatenate([units + offsets[t], [wcol(t, i, _Q)]]))
             vals.append(np.concatenate([np.ones(len(units)), [-float(river["mw_per_m3s"].iat[i])]]))
             lo.append([0.0]), hi.append([0.0])
             r0 += 1

@@ -114,7 +114,8 @@ def _step_blocks(runner, states: list, river: pd.DataFrame, weights, gcost: pd.S
     sc = runner.scenario
     nets: dict = {}
     base_p = runner.base.load["p_mw"].astype(float)
-    fuel = runner.base.gen["fuel"].astype(str) if "fuel" in runner.base.gen else pd.Series("other", index=runner.base.gen.index)
+    gen = runner.base.gen
+    fuel = gen["fuel"].astype(str) if "fuel" in gen else pd.Series("other", index=gen.index)
     blocks, caps = [], []
     for k, (active, forced) in enumerate(states):
         key = (tuple(sorted((o.label, -1.0 if o.derate is None else float(o.derate)) for _, o in active)),
