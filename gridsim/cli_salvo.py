@@ -183,9 +183,13 @@ def _tables(run, compare) -> list[Table]:
 
 
 # -- gridsim defend ----------------------------------------------------------------------------------------------
-def add_defend_parser(sub) -> None:
-    from gridsim.salvo.defend import CANDIDATE_KINDS, METRICS
+#: ``gridsim.salvo.defend``'s CANDIDATE_KINDS and METRICS, written out so that building the parser imports no
+#: engine (tests/test_salvo.py keeps them equal)
+CANDIDATE_KINDS = ("regions", "substations", "plants")
+METRICS = ("mean", "p95", "ens")
 
+
+def add_defend_parser(sub) -> None:
     p = sub.add_parser("defend", help="place N more air-defence units where they reduce the expected loss most")
     p.add_argument("scenario", help="scenario YAML file with an attack block and attack.air_defence_unit")
     p.add_argument("--units", type=_positive, required=True, help="air-defence units to place")

@@ -544,3 +544,15 @@ def test_immunity_of_the_only_target_avoids_everything_the_salvo_adds():
     assert after["unserved_mw"] - before > 100
     assert table.loc[0, "avoided_unserved_mw"] == pytest.approx(after["unserved_mw"] - before, abs=1e-6)
     assert table.loc[0, "avoided_sem"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_command_line_names_what_defend_knows_and_imports_no_engine():
+    import gridsim.cli_salvo as cli
+    from gridsim.salvo.defend import CANDIDATE_KINDS, METRICS
+
+    assert cli.CANDIDATE_KINDS == CANDIDATE_KINDS and cli.METRICS == tuple(METRICS)
+    code = ("import sys\nfrom gridsim.cli import build_parser\nbuild_parser()\n"
+            "print(sorted(m for m in ('pandas', 'pandapower', 'scipy', 'matplotlib') if m in sys.modules))")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
