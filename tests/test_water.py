@@ -374,3 +374,30 @@ def test_with_water_to_spare_the_plan_and_the_myopic_use_agree(tmp_path):
     plan, myopic = _plan_and_myopic(sc, net)
     assert plan > 1.0
     assert plan == pytest.approx(myopic, abs=1e-6)
+
+
+def test_gridsim_run_writes_hydro_csv_whose_water_balance_closes(tmp_path):
+    """Through the CLI on a pandapower JSON network with a river: hydro.csv (balance to 1e-6 hm3 every step)
+    and the river figure in the report."""
+    import pandapower as pp
+
+    from gridsim.cli import main
+
+    net = river_grid(load_mw=120.0, gas_mw=30.0, rows=[
+        {"plant": "Up", "downstream": "Down", "travel_h": 1.5, "inflow_m3s": [20.0, 40.0], "storage_init_hm3": 0.3},
+        {"plant": "Down", "inflow_m3s": 5.0, "storage_init_hm3": 0.1, "pump_mw": 30.0}])
+    pp.to_json(net, str(tmp_path / "river.json"))
+    (tmp_path / "s.yaml").write_text(
+        "name: river run\nnetwork: river.json\nsolver: dc\nshedding: priority\n"
+        "timeline: {horizon_h: 12, step_h: 0.5, profile: winter-weekday}\n"
+        "outages:\n  - dam: Up\n    at_h: 3\n    repair_h: 4\n")
+    out = tmp_path / "out"
+    assert main(["run", str(tmp_path / "s.yaml"), "-o", str(out), "-q"]) == 0
+    table = pd.read_csv(out / "hydro.csv")
+    assert list(table.columns) == ["plant", "time_h", "p_mw", "discharge_m3s", "inflow_m3s", "spill_m3s",
+                                   "storage_hm3", "pump_mw"]
+    assert len(table) == 2 * 24
+    result = type("R", (), {"hydro": table, "summary": {"timeline": {"step_h": 0.5}}})
+    check_balance(result, net)
+    assert (out / "river.png").exists() and "The river" in (out / "report.html").read_text()
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
