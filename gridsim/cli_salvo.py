@@ -131,6 +131,9 @@ def run_attack(args, scenario, outdir: Path, out: Console, err: Console) -> int:
         for table in _tables(run, compare):
             out.print(table)
         out.print(f"wrote {len(written)} files to {outdir}/ (plus results.sqlite, cases.csv)")
+    if run.summary["draws_failed"]:
+        err.print(f"[yellow]warning:[/yellow] {run.summary['draws_failed']} draw(s) could not be evaluated and are "
+                  "left out of the statistics: see the status and message columns of draws.csv", highlight=False)
     return 0
 
 

@@ -556,3 +556,22 @@ def test_the_command_line_names_what_defend_knows_and_imports_no_engine():
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_a_selector_over_parallel_circuits_hits_each_named_line_group_without_failures(tmp_path):
+    case24 = Path(__file__).parent.parent / "scenarios" / "networks" / "pglib_opf_case24_ieee_rts.m"
+    text = f"""name: case24 salvo
+network: {case24}
+solver: dc
+response: optimal
+attack:
+  weapons: [{{type: cruise, count: 6}}]
+  interception: {{default: {{cruise: 0.0}}, defended: [{{bus: 11, cruise: 1.0}}]}}
+  targets: [{{select: {{kind: line, name: "20-23"}}}}, {{bus: 11}}]
+draws: 8
+"""
+    run = run_salvo(scenario(text, tmp_path), workers=1)
+    assert run.summary["draws_failed"] == 0 and (run.draws["status"] != "failed").all()
+    labels = [a.label for a in run.plan.assets]
+    assert labels == ["line: 20-23", "bus: 11"] and run.plan.assets[0].by_selector
+    assert run.hits[:, 0].all() and not run.hits[:, 1].any()     # bus 11 is defended completely

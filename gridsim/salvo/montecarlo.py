@@ -133,6 +133,8 @@ def _draw_rows(df: pd.DataFrame, block: list[tuple[int, Hits]], plan: AttackPlan
     if plan.timeline:
         out["ens_mwh"] = [ens_of(m) for m in rec["message"]]
     out["status"] = rec["status"].to_numpy()
+    failed = rec["status"].isin(("failed", "timeout", "died")).to_numpy()
+    out["message"] = np.where(failed, rec["message"].astype(str).to_numpy(), "")
     out["_regions"] = [regions_of(m) for m in rec["message"]]
     return out
 

@@ -26,6 +26,7 @@ class Asset:
     kind: str          # outage kind: plant, unit, substation, line, transformer, interconnector, bus, ...
     name: str | int    # as the outage item names it
     region: str
+    by_selector: bool = False   # its name alone does not name exactly these elements (MATPOWER circuits)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -40,9 +41,10 @@ class Asset:
         return self.kind in DERATABLE
 
     def outage_item(self) -> dict:
-        """The scenario outage item that hits this asset (a load has no kind key of its own: a selector)."""
-        if self.kind == "load":
-            return {"select": {"kind": "load", "name": str(self.name)}}
+        """The scenario outage item that hits this asset: ``{kind: name}``, or a selector on the exact name where
+        that is ambiguous (parallel circuits sharing a name) or the kind has no key of its own (a load)."""
+        if self.kind == "load" or self.by_selector:
+            return {"select": {"kind": self.kind, "name": _glob_literal(str(self.name))}}
         return {self.kind: self.name}
 
 
@@ -122,7 +124,8 @@ def _matches(scenario, net, outage, key: str) -> list[Asset]:
 
     where = _where(scenario, key)
     if outage.kind == "select":
-        return [Asset(m.asset_kind, m.asset, _region(net, m)) for m in resolve_selector(net, outage.select, where)]
+        return [Asset(m.asset_kind, m.asset, _region(net, m), not _names_itself(net, m))
+                for m in resolve_selector(net, outage.select, where)]
     m = resolve_name(net, outage.kind, outage.target, where)
     return [Asset(outage.kind, outage.target, _region(net, m))]
 
@@ -147,6 +150,23 @@ def _zone_assets(scenario, net, zone, z: int, assets: list[Asset], index: dict) 
                                 f"{', '.join(known) or 'none in this network'})", **_where(scenario, key))
         return [i for i, a in enumerate(assets) if a.region == zone.region]
     return sorted({index[a.key] for a in _matches(scenario, net, zone.asset, key) if a.key in index})
+
+
+def _names_itself(net, match) -> bool:
+    """Whether ``{kind: name}`` takes out exactly the elements a selector matched under that name."""
+    from gridsim.networks.naming import resolve_name
+
+    if match.asset_kind == "load":
+        return False
+    try:
+        return sorted(resolve_name(net, match.asset_kind, match.asset).elements) == sorted(match.elements)
+    except ScenarioError:
+        return False
+
+
+def _glob_literal(name: str) -> str:
+    """A shell-style pattern that matches ``name`` only (``*``, ``?`` and ``[`` bracketed)."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
 def _region(net, match) -> str:

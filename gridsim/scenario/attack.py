@@ -46,7 +46,7 @@ LIMITS: dict[str, tuple[int, str]] = {
 }
 #: keys of a defended zone that say where it is (the others are weapon types with their probability)
 ZONE_PLACES: tuple[str, ...] = ("region", "select", "plant", "unit", "substation", "line", "transformer",
-                                "interconnector")
+                                "interconnector", "bus", "branch", "generator")
 #: the key of ``damage`` (and nothing else) that is not a weapon type
 DEFAULT = "default"
 
