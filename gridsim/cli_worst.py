@@ -97,7 +97,7 @@ def cmd_worst(args, out, err) -> int:
         if args.protect_budget is not None:
             from gridsim.worst.protect import protect_budget, write_protection
 
-            plan = protect_budget(args.target, max(ks), args.kind, args.protect_budget, progress=progress,
+            plan = protect_budget(args.target, ks, args.kind, args.protect_budget, progress=progress,
                                   **common)
             written = write_protection(plan, outdir)
             worst = plan.after

@@ -26,11 +26,17 @@ def _short(assets: str, width: int = 46) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-def plot_vulnerability(table: pd.DataFrame, ax: Axes | None = None, title: str | None = None) -> Figure:
+def plot_vulnerability(table: pd.DataFrame, ax: Axes | None = None, title: str | None = None,
+                       before: pd.DataFrame | None = None) -> Figure:
     """Worst unserved MW against k: the DC optimum (what the search maximises), the re-simulated value of the
-    same attack, and the bound where it is above the value found (a shaded band: the gap)."""
+    same attack, and the bound where it is above the value found (a shaded band: the gap). ``before``: the
+    same table without protection, drawn as a grey dashed curve."""
     t = table.sort_values("k")
     fig, ax = _new_axes(ax, (10.0, 5.6))
+    if before is not None and len(before):
+        b = before.sort_values("k")
+        ax.plot(_num(b, "k"), _num(b, "shed_mw_dc"), "--o", color="#888888", lw=1.5, ms=5, mfc="white",
+                label="without protection (DC)", gid="curve-before")
     k = _num(t, "k").to_numpy()
     dc = _num(t, "shed_mw_dc").to_numpy()
     bound = _num(t, "bound_mw").to_numpy()
@@ -43,7 +49,9 @@ def plot_vulnerability(table: pd.DataFrame, ax: Axes | None = None, title: str |
     if np.isfinite(resim).any():
         ax.plot(k, resim, "s", color=RESIM_COLOUR, ms=7, mfc="none", mew=1.6,
                 label="same attack re-simulated (scenario's solver)", gid="curve-resimulated")
-    top = float(np.nanmax(np.concatenate([dc, resim[np.isfinite(resim)], bound[has_gap]]))) if len(dc) else 1.0
+    extra = _num(before, "shed_mw_dc").to_numpy() if before is not None else np.zeros(0)
+    top = float(np.nanmax(np.concatenate([dc, resim[np.isfinite(resim)], bound[has_gap], extra]))) \
+        if len(dc) else 1.0
     top = top if top > 0 else 1.0
     if len(t) <= MAX_NAMED:
         for kk, mw, assets in zip(k, dc, t["assets"].astype(str)):

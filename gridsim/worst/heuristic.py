@@ -89,7 +89,7 @@ def greedy_swap(values: AttackValues, allowed: list[int], k: int, deadline: floa
     order = seed_order(values, allowed)
     cand = order[:max(pool, k)]
     best: tuple[float, list[int]] = (values(()), [])
-    pairs = _best_pairs(values, cand[:PAIR_POOL], PAIR_STARTS) if k >= 2 else [[]]
+    pairs = _best_pairs(values, cand[:PAIR_POOL], pair_starts) if k >= 2 else [[]]
     firsts = [_greedy(values, cand, k, p, deadline) for p in pairs]
     for s in starts or []:
         s = [a for a in s if a in set(allowed)][:k]
@@ -103,7 +103,8 @@ def greedy_swap(values: AttackValues, allowed: list[int], k: int, deadline: floa
             best = (v, s)
     rng = np.random.default_rng(len(allowed) * 1000 + k)
     kick = 0
-    while k >= 2 and len(cand) > k and (kick < KICKS if deadline is None else not _late(deadline)):
+    limit = kicks if kicks is not None else (None if deadline is not None else KICKS)
+    while k >= 2 and len(cand) > k and not _late(deadline) and (limit is None or kick < limit):
         kick += 1
         keep = list(rng.choice(best[1], size=max(0, len(best[1]) - 1 - kick % 2), replace=False))
         others = [a for a in cand if a not in keep]

@@ -129,6 +129,10 @@ class AttackMILP:
         M, Mf = big_m, 2.0 * big_m
         z = b.add_cols(len(keep), 0.0, 1.0, integer=True)
         b.add_rows(np.zeros(len(z)), z, np.ones(len(z)), -np.inf, float(k), 1)
+        twins = self._twins(keep)
+        if len(twins):      # identical parallel assets: hit the first before the second (symmetry breaking)
+            n_t = len(twins)
+            b.add_rows(np.repeat(np.arange(n_t), 2), z[twins.ravel()], np.tile([1.0, -1.0], n_t), 0.0, np.inf, n_t)
         br_of = self._membership("branch_out", nk, keep)
         gen_mem = self._membership("gen_out", len(pm.gen_bus), keep)
         x = self._or_columns(b, br_of, z)                       # per branch: column or -1 (never hit)
@@ -180,6 +184,22 @@ class AttackMILP:
         b.add_rows(np.concatenate([np.arange(n_l)] * 2), np.concatenate([e, pi[pm.load_bus[loads]]]),
                    np.concatenate([np.ones(n_l), -np.ones(n_l)]), -np.inf, self.weights[loads], n_l)
         return b, {"z": z, "pi": pi, "mu": mu, "a": a, "b": bb, "c": c, "e": e}
+
+    def _twins(self, keep: np.ndarray) -> np.ndarray:
+        """Pairs (j, j') of positions in ``keep`` whose assets are single branches with the same ends,
+        susceptance and rating (parallel circuits): swapping them changes nothing."""
+        pm, seen, out = self.pm, {}, []
+        for j, a in enumerate(keep):
+            m = self.assets[a].masks
+            if len(m.branch_out) != 1 or len(m.gen_out) or len(m.bus_dead):
+                continue
+            br = int(m.branch_out[0])
+            key = (min(pm.br_from[br], pm.br_to[br]), max(pm.br_from[br], pm.br_to[br]), round(float(pm.bw[br]), 9),
+                   round(float(pm.lp_limit[br]), 9), round(float(pm.f_shift[br]), 9))
+            if key in seen:
+                out.append((seen[key], j))
+            seen[key] = j
+        return np.array(out, dtype=np.int64).reshape(-1, 2)
 
     @staticmethod
     def _or_columns(b: _Builder, member: sp.csr_matrix, z: np.ndarray) -> np.ndarray:

@@ -122,7 +122,8 @@ class Searcher:
         allowed = self.allowed(protected)
         h_deadline = None if deadline is None else t0 + (time_limit_s if method == "heuristic" else
                                                          0.25 * time_limit_s)
-        h = greedy_swap(self.values, allowed, k, deadline=h_deadline, starts=[start] if start else None)
+        quick = {} if method == "heuristic" else {"kicks": 0, "pair_starts": 1}    # the MILP does the rest
+        h = greedy_swap(self.values, allowed, k, deadline=h_deadline, starts=[start] if start else None, **quick)
         if method == "heuristic":
             status = "local optimum" if h.complete else "time limit"
             return self._attack(k, h.attack, h.shed_mw, self.total_mw, "heuristic", status, t0)
