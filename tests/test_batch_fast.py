@@ -371,3 +371,43 @@ def test_case24_every_single_asset_with_priority_shedding():
 def test_case24_many_random_multi_asset_cases():
     fast, _ = evaluators(CASE24, "priority")
     differential(CASE24, "priority", random_cases(fast.model.base, 400, seed=11, kmax=8))
+
+
+# ------------------------------------------------------------------------------------------ single-branch fast paths
+
+@pytest.mark.parametrize("network", [CASE24, "dnipro-like"])
+def test_branch_masks_equal_the_resolved_masks(network):
+    """The name-index shortcut for plain branch outages gives the masks ``masks`` gives, and declines the rest."""
+    from gridsim.batch.cases import outage_models
+
+    fast, _ = evaluators(network, "proportional")
+    pm = fast.model
+    kinds = ("branch", "transformer") if network.endswith(".m") else ("line", "transformer")
+    cases = single_cases(pm.base, kinds)
+    cases += [CaseSpec(f"pair{i}", (a.outages[0], b.outages[0])) for i, (a, b) in enumerate(zip(cases, cases[3:]))]
+    assert cases
+    for case in cases:
+        got = pm.branch_masks(case.outages)
+        want = pm.masks(outage_models(case))
+        assert got is not None and np.array_equal(got.branch_out, want.branch_out), case
+        assert got.injections_unchanged
+    for items in (({"substation": str(pm.base.bus["substation"].iloc[0])},), ({"line": "no such line"},),
+                  ({"branch": True},), ({"branch": 1, "derate": 0.5},)):
+        assert pm.branch_masks(items) is None
+
+
+@pytest.mark.parametrize("network", [CASE24, CASE118, "dnipro-like"])
+def test_bridges_give_the_islands_of_a_graph_search(network):
+    from gridsim.batch.state import Bridges, _islands
+
+    pm = evaluators(network, "proportional")[0].model
+    bridges = Bridges(pm)
+    assert bridges.is_bridge.any()            # every one of these networks has branches whose loss splits it
+    for k in range(pm.n_branch):
+        on = np.ones(pm.n_branch, dtype=bool)
+        on[k] = False
+        want = _islands(pm, on, pm.bus_active)
+        got = bridges.islands(k)
+        assert got[1:] == want[1:], k
+        pairs = set(zip(got[0].tolist(), want[0].tolist()))
+        assert len(pairs) == len(set(got[0].tolist())) == len(set(want[0].tolist())), k   # the same partition

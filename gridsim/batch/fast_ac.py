@@ -34,7 +34,7 @@ from gridsim.batch.cases import CASE_COLUMNS, FAILED, CaseSpec, SimulateEvaluato
 from gridsim.batch.dcflow import DCFlow
 from gridsim.batch.lp_reference import ReferenceLP
 from gridsim.batch.model import CaseMasks, PreparedModel
-from gridsim.batch.state import CaseState, case_state
+from gridsim.batch.state import Bridges, CaseState, case_state
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 #: how a case was evaluated (counted in ``FastACEvaluator.paths``)
@@ -84,7 +84,7 @@ class FastACEvaluator:
         self.serial = 0
         self.dcflow = DCFlow(pm)
         self.base_state = case_state(pm, self.empty, self.method, self.allowance)
-        self.bridges = _bridges(self.dcflow, pm.n_branch)
+        self.bridges = Bridges(pm)
         self.base_v = None
         if start == "warm":
             from gridsim.batch.fast_ac_case import ACCase
@@ -99,17 +99,19 @@ class FastACEvaluator:
         """The case's islands and balance; a single branch out that splits nothing leaves the base state's."""
         if masks.injections_unchanged and len(masks.branch_out) == 1:
             k = int(masks.branch_out[0])
-            if not self.bridges[k]:
+            if not self.bridges.is_bridge[k]:
                 on = np.ones(self.model.n_branch, dtype=bool)
                 on[k] = False
                 return dataclasses.replace(self.base_state, branch_on=on)
+            return case_state(self.model, masks, self.method, self.allowance, islands=self.bridges.islands(k))
         return case_state(self.model, masks, self.method, self.allowance)
 
     # -- public --------------------------------------------------------------------------------------------
     def evaluate(self, case: CaseSpec) -> dict[str, Any]:
         t0 = time.perf_counter()
         try:
-            masks = self.model.masks(outage_models(case))
+            masks = self.model.branch_masks(case.outages)
+            masks = masks if masks is not None else self.model.masks(outage_models(case))
             rec, why = self.evaluate_masks(masks)
         except Exception as exc:  # noqa: BLE001 -- a batch never dies because one case failed
             return failed_record(FAILED, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
@@ -190,16 +192,6 @@ class FastACEvaluator:
 
     def pp_buses(self, model_buses: np.ndarray) -> np.ndarray:
         return self._pp_bus[model_buses]
-
-
-def _bridges(dcflow, n_branch: int, block: int = 512) -> np.ndarray:
-    """Per model branch: whether its loss alone splits the grid (its PTDF across itself is 1)."""
-    out = np.zeros(n_branch, dtype=bool)
-    for start in range(0, n_branch, block):
-        k = np.arange(start, min(n_branch, start + block))
-        h = dcflow.ptdf_columns(k)[k, np.arange(len(k))]
-        out[k] = np.abs(1.0 - h) < 1e-9
-    return out
 
 
 def island_namespace(pm) -> SimpleNamespace:

@@ -263,14 +263,13 @@ class ACCase:
         a = self.allow[k]
         res = optimal_shed(pm.damaged, ev.lp_reference._pp_bus[(st.labels == isl) & (ev.lp_reference._pp_bus >= 0)],
                            demand_mw=pd.Series(self.limit[loads], index=pm.load_index[loads]),
-                           capacity_mw=pd.Series(st.gen_cap[gens] / (1.0 + a), index=pm.gen_index[gens]),
+                           capacity_mw=pd.Series(st.gen_cap[gens] / (1.0 + a), index=ev.lp_reference._gen_keys[gens]),
                            weights=ev.lp_reference.weights, rating=model.rating,
                            emergency_factor=model.emergency_factor, model=model, cost=ev.lp_reference.cost)
         if not res.ok:
             return None
         new = (res.demand_mw - res.shed_mw).reindex(pm.load_index[loads]).fillna(0.0).to_numpy()
-        keys = pd.MultiIndex.from_arrays([np.full(len(gens), "gen", dtype=object), pm.gen_index[gens]])
-        gen_p = res.dispatch_mw.reindex(keys).fillna(0.0).to_numpy() * (1.0 + a)
+        gen_p = res.dispatch_mw.reindex(ev.lp_reference._gen_keys[gens]).fillna(0.0).to_numpy() * (1.0 + a)
         return self._attribute(k, loads, gens, new, gen_p)
 
     def _attribute(self, k: int, loads, gens, new, gen_p):

@@ -28,7 +28,11 @@ class ReferenceLP:
     def __init__(self, pm, shedding: str):
         self.pm = pm
         self.weights = PRIORITY_WEIGHTS if shedding == "priority" else None
-        self.cost = unit_cost(pm.damaged)
+        # keyed as optimal_shed keys units, ("gen", index), once: building the keys per call costs more than
+        # the LP on small networks
+        self._gen_keys = pd.MultiIndex.from_arrays([np.full(len(pm.gen_index), "gen", dtype=object),
+                                                    pm.gen_index])
+        self.cost = pd.Series(unit_cost(pm.damaged).reindex(pm.gen_index).to_numpy(), index=self._gen_keys)
         dc = pm.dc
         self._dc_gen_pos = pm.gen_position(dc.gen_index)
         self._pp_bus = np.full(pm.n_bus, -1, dtype=np.int64)          # model bus -> pandapower bus
@@ -47,15 +51,14 @@ class ReferenceLP:
             gens = np.flatnonzero(st.gen_island == isl)
             res = optimal_shed(pm.damaged, buses,
                                demand_mw=pd.Series(pm.demand[loads], index=pm.load_index[loads]),
-                               capacity_mw=pd.Series(st.gen_cap[gens], index=pm.gen_index[gens]),
+                               capacity_mw=pd.Series(st.gen_cap[gens], index=self._gen_keys[gens]),
                                weights=self.weights, rating=model.rating, emergency_factor=model.emergency_factor,
                                model=model, cost=self.cost)
             self.n_solves += 1
             if not res.ok:
                 return LPResult(False, res.status, shed, dispatch)
             shed[loads] = res.shed_mw.reindex(pm.load_index[loads]).fillna(0.0).to_numpy()
-            keys = pd.MultiIndex.from_arrays([np.full(len(gens), "gen", dtype=object), pm.gen_index[gens]])
-            dispatch[gens] = res.dispatch_mw.reindex(keys).fillna(0.0).to_numpy()
+            dispatch[gens] = res.dispatch_mw.reindex(self._gen_keys[gens]).fillna(0.0).to_numpy()
         return LPResult(True, "optimal", shed, dispatch)
 
     def _case_model(self, st, gen_on: np.ndarray, limit: np.ndarray):
@@ -77,7 +80,8 @@ class ReferenceLP:
             from_bus=f, to_bus=t, incidence=inc, b_pu=dc.b_pu[keep], shift_flow_mw=dc.shift_flow_mw[keep],
             rating_mw=limit[keep], load_index=dc.load_index[lk], load_bus=dc.load_bus[lk],
             load_p_mw=dc.load_p_mw[lk], gen_kind=dc.gen_kind[gk], gen_index=dc.gen_index[gk],
-            gen_bus=dc.gen_bus[gk], gen_max_p_mw=cap[gk], _labels={})
+            gen_bus=dc.gen_bus[gk], gen_max_p_mw=cap[gk],
+            _labels={"branches": dc.branches[keep], "gens": dc.gens[gk]})   # taken, not rebuilt per case
 
 
 class ExactLP:

@@ -76,9 +76,19 @@ def _branch_rows(net) -> dict:
         df = net[table]
         if "mp_branch_row" not in df.columns:
             continue
-        for row, idx in df.groupby(df["mp_branch_row"], sort=False).groups.items():
-            if row != row or int(row) in out:     # NaN rows; the line table wins
+        groups: dict[int, list[int]] = {}
+        first_name: dict[int, str] = {}
+        for row, idx, name in zip(df["mp_branch_row"].to_numpy(dtype=float), df.index.to_numpy(),
+                                  df["name"].to_numpy()):
+            if row != row:                       # NaN rows
                 continue
-            name = str(df.at[idx[0], "name"])
-            out[int(row)] = Match("branch", f"branch {int(row)} ({name})", [(table, int(i)) for i in idx])
+            key = int(row)
+            if key not in groups:
+                groups[key] = []
+                first_name[key] = str(name)
+            groups[key].append(int(idx))
+        for key, idx in groups.items():
+            if key in out:                       # the line table wins
+                continue
+            out[key] = Match("branch", f"branch {key} ({first_name[key]})", [(table, i) for i in idx])
     return out

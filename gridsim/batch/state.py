@@ -52,14 +52,15 @@ class CaseState:
         return self.branch_on & (lab >= 0) & self.energised[np.maximum(lab, 0)]
 
 
-def case_state(pm, masks, method: str, loss_allowance: float = 0.0) -> CaseState:
+def case_state(pm, masks, method: str, loss_allowance: float = 0.0, islands=None) -> CaseState:
     """Islands and balance of the case ``masks`` (``gridsim.batch.model.CaseMasks``); ``loss_allowance`` as in
-    ``gridsim.balance.balance`` (a fraction of the served demand kept for losses: 0 in DC)."""
+    ``gridsim.balance.balance`` (a fraction of the served demand kept for losses: 0 in DC). ``islands``
+    (optional): the case's ``(labels, n_islands, n_labels)`` when known (``Bridges.islands``)."""
     branch_on = np.ones(pm.n_branch, dtype=bool)
     branch_on[masks.branch_out] = False
     bus_on = pm.bus_active.copy()
     bus_on[masks.bus_dead] = False
-    labels, n_islands, n_lab = _islands(pm, branch_on, bus_on)
+    labels, n_islands, n_lab = _islands(pm, branch_on, bus_on) if islands is None else islands
     cap = pm.gen_cap if masks.gen_cap is None else masks.gen_cap
     gen_live = pm.gen_on & (cap > MIN_CAPACITY_MW)
     gen_live[masks.gen_out] = False
@@ -136,3 +137,81 @@ def merit_dispatch_grouped(cap: np.ndarray, cost: np.ndarray, group: np.ndarray,
                   out=np.zeros(len(block_cap)), where=block_cap > 0)
     out[live[order]] = p * u[block]
     return out
+
+
+class Bridges:
+    """The islands of the cases that take out one branch and nothing else, without a graph search per case.
+
+    A depth-first search of the prepared model's graph (once) numbers every bus in preorder and records each
+    bus's subtree. A branch whose loss splits its component is a bridge, always an edge of the search tree, and
+    what it cuts off is exactly the subtree below it: the case's labels are the base labels with that subtree
+    given a label of its own."""
+
+    def __init__(self, pm):
+        self.pm = pm
+        on = np.ones(pm.n_branch, dtype=bool)
+        self.labels, self.n_islands, self.n_lab = _islands(pm, on, pm.bus_active)
+        n = pm.n_bus
+        adj: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+        for k, (a, b) in enumerate(zip(pm.br_from.tolist(), pm.br_to.tolist())):
+            adj[a].append((b, k))
+            adj[b].append((a, k))
+        self.order = np.zeros(n, dtype=np.int64)       # buses in preorder
+        self.tin = np.full(n, -1, dtype=np.int64)      # preorder position of each bus
+        self.size = np.ones(n, dtype=np.int64)         # subtree size
+        self.child = np.full(pm.n_branch, -1, dtype=np.int64)   # tree edge -> its lower bus
+        low = np.zeros(n, dtype=np.int64)
+        pos = 0
+        for root in range(n):
+            if self.tin[root] >= 0:
+                continue
+            self.tin[root] = low[root] = pos
+            self.order[pos] = root
+            pos += 1
+            stack = [(root, -1, iter(adj[root]))]
+            while stack:
+                v, via, it = stack[-1]
+                for w, k in it:
+                    if k == via:
+                        continue
+                    if self.tin[w] < 0:
+                        self.tin[w] = low[w] = pos
+                        self.order[pos] = w
+                        pos += 1
+                        self.child[k] = w
+                        stack.append((w, k, iter(adj[w])))
+                        break
+                    low[v] = min(low[v], self.tin[w])
+                else:
+                    stack.pop()
+                    if stack:
+                        u = stack[-1][0]
+                        low[u] = min(low[u], low[v])
+                        self.size[u] += self.size[v]
+        c = self.child
+        self.is_bridge = (c >= 0) & (low[np.maximum(c, 0)] > self.tin[np.maximum(self.parent_of(c), 0)])
+
+    def parent_of(self, child: np.ndarray) -> np.ndarray:
+        pm = self.pm
+        return np.where(pm.br_from == child, pm.br_to, pm.br_from)
+
+    def islands(self, k: int) -> tuple[np.ndarray, int, int]:
+        """``_islands`` of the case with branch ``k`` out (and nothing else)."""
+        labels = self.labels
+        if not self.is_bridge[k]:
+            return labels, self.n_islands, self.n_lab
+        w = self.child[k]
+        cut = self.order[self.tin[w]:self.tin[w] + self.size[w]]
+        labels = labels.copy()
+        labels[cut] = np.where(labels[cut] >= 0, self.n_lab, -1)
+        counted = self.pm.bus_counted[cut] & self.pm.bus_active[cut]
+        n_islands = self.n_islands + int(counted.any() and self._rest_counted(k, cut))
+        return labels, n_islands, self.n_lab + 1
+
+    def _rest_counted(self, k: int, cut: np.ndarray) -> bool:
+        """Whether the part left behind still has a counted bus (else the count of islands is unchanged)."""
+        pm = self.pm
+        side = self.labels[pm.br_from[k]]
+        rest = (self.labels == side) & pm.bus_counted & pm.bus_active
+        rest[cut] = False
+        return bool(rest.any())
