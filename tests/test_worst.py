@@ -152,6 +152,36 @@ def test_rts24_sweep(k):
     assert heur.shed_mw_dc <= exact.bound_mw + 1e-3
 
 
+# -- protection and time limits -----------------------------------------------------------------------------------
+def test_protect_budget_triangle_by_hand(triangle):
+    """k = 1, one asset protected: protecting 1-2 leaves 1-3 (30 MW) as the worst; protecting 1-3 or 2-3 leaves
+    1-2 (55 MW)."""
+    from gridsim.worst.protect import protect_budget
+
+    plan = protect_budget(triangle, 1, "line", 1, method="exact", solver="dc")
+    assert plan.protected == ["1-2"]
+    assert plan.before.attacks[0].shed_mw_dc == pytest.approx(55.0)
+    assert plan.after.attacks[0].shed_mw_dc == pytest.approx(30.0) and plan.after.attacks[0].assets == ["1-3"]
+    assert plan.lower_bound_mw == pytest.approx(30.0) and plan.status == "optimal"
+
+
+def test_scenario_protected_list(triangle, tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(f"name: guarded\nnetwork: {triangle}\nsolver: dc\nprotected: ['1-2', '1-3']\n")
+    w = find_worst(path, 1, "line", method="exact")
+    assert w.protected == ["1-2", "1-3"]
+    assert w.attacks[0].assets == ["2-3"] and w.attacks[0].shed_mw_dc == pytest.approx(5.0)
+
+
+def test_time_limit_returns_best_attack_with_bound():
+    s = _dc_searcher(RTS24)
+    att = s.worst(5, set(), "exact", time_limit_s=2.0)
+    assert att.shed_mw_dc <= _published(5) + 1e-3
+    assert att.bound_mw >= _published(5) - 1e-3
+    assert att.gap == pytest.approx((att.bound_mw - att.shed_mw_dc) / att.shed_mw_dc)
+    assert att.time_s < 30.0
+
+
 # -- CLI -------------------------------------------------------------------------------------------------------------
 def test_cli_writes_outputs(triangle, tmp_path, capsys):
     out = tmp_path / "out"

@@ -81,9 +81,11 @@ class HeuristicResult:
 
 def greedy_swap(values: AttackValues, allowed: list[int], k: int, deadline: float | None = None,
                 starts: list[list[int]] | None = None, pool: int = POOL,
-                progress: Callable[[int, float], None] | None = None) -> HeuristicResult:
+                progress: Callable[[int, float], None] | None = None, kicks: int | None = None,
+                pair_starts: int = PAIR_STARTS) -> HeuristicResult:
     """The worst attack of at most ``k`` of the ``allowed`` assets the search finds (see the module doc);
-    ``starts`` are further attacks to improve (e.g. the worst attack of k-1 assets)."""
+    ``starts`` are further attacks to improve (e.g. the worst attack of k-1 assets); ``kicks`` perturbations of
+    the best attack (default: until the deadline, or ``KICKS`` without one)."""
     t0 = time.perf_counter()
     n0 = values.n_evaluated
     order = seed_order(values, allowed)
