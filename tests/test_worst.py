@@ -212,3 +212,17 @@ def test_cli_kinds_match_engine():
     from gridsim.worst.assets import WORST_KINDS
 
     assert KINDS == tuple(WORST_KINDS)
+
+
+def test_docs_mention_the_command_and_every_option():
+    from gridsim.cli import build_parser
+
+    root = Path(__file__).parent.parent
+    assert "gridsim worst" in (root / "docs" / "cli.md").read_text()
+    text = (root / "docs" / "worst.md").read_text()
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices["worst"]
+    for action in sub._actions:
+        for opt in action.option_strings:
+            if opt.startswith("--") and opt != "--help":
+                assert f"`{opt}" in text, opt
+    assert "gridsim worst" in (root / "README.md").read_text()

@@ -51,6 +51,16 @@ class AttackValues:
         return hit
 
     def singles(self, allowed: list[int]) -> dict[int, float]:
+        """Every allowed asset alone, as ``gridsim rank`` evaluates them: ``evaluate_many`` does the branches
+        that need no LP together (one PTDF block each)."""
+        from gridsim.batch.cases import CaseSpec
+
+        todo = [a for a in allowed if frozenset((a,)) not in self.cache]
+        recs = self.ev.evaluate_many([CaseSpec(self.assets[a].label, (self.assets[a].item,)) for a in todo])
+        for a, rec in zip(todo, recs):
+            v = float(rec["unserved_mw"])
+            self.cache[frozenset((a,))] = v if v == v else self((a,))   # a failed record: the masks' own value
+            self.n_evaluated += 1
         return {a: self((a,)) for a in allowed}
 
 
