@@ -138,6 +138,21 @@ def test_ac_ranking_goes_through_simulate_and_matches_brute_force(tmp_path):
     assert_ranked_like(ranking.singles, brute_force(scenario, "line", names))
 
 
+def test_ac_optimal_ranking_through_fast_ac_matches_brute_force(tmp_path):
+    """solver ac with the optimal response: run_cases picks FastACEvaluator (lightsim2grid), and the ranking
+    equals one simulate() per asset (the AC differential tolerance, 1e-3 MW, is not needed here: these lines
+    take the exact path or the LP, equal to 1e-6 MW)."""
+    pytest.importorskip("lightsim2grid")
+    from gridsim.batch.run import as_scenario, choose_evaluator
+
+    scenario = as_scenario(case24_state_yaml(tmp_path), solver="ac")
+    assert scenario.response == "optimal" and choose_evaluator("auto", scenario) == "fast-ac"
+    names = ["11-14", "16-19", "1-2", "3-24", "14-16"]
+    ranking = rank_assets(scenario, "line", workers=1, assets=names)
+    assert not ranking.singles["message"].str.startswith("evaluated by simulate()").all()
+    assert_ranked_like(ranking.singles, brute_force(scenario, "line", names))
+
+
 def test_auto_evaluator_rule(tmp_path, monkeypatch):
     import importlib.util
 
