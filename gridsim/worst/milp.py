@@ -124,51 +124,68 @@ class AttackMILP:
         return sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(size, len(keep)))
 
     def build(self, k: int, keep: np.ndarray, big_m: float) -> tuple[_Builder, dict]:
-        pm, b = self.pm, _Builder()
-        nb, nk = pm.n_bus, pm.n_branch
-        M, Mf = big_m, 2.0 * big_m
+        """The MILP for at most ``k`` of the assets ``keep`` (positions), prices bounded by ``big_m``."""
+        b = _Builder()
+        z, x, y = self._attack_columns(b, k, keep)
+        cols = self._price_columns(b, big_m)
+        self._branch_rows(b, cols, x, big_m)
+        self._unit_and_load_rows(b, cols, y, big_m)
+        return b, {"z": z, **cols}
+
+    def _attack_columns(self, b: _Builder, k: int, keep: np.ndarray):
+        """z per asset (binary, at most k), and per branch and unit the OR of its assets' z."""
+        pm = self.pm
         z = b.add_cols(len(keep), 0.0, 1.0, integer=True)
         b.add_rows(np.zeros(len(z)), z, np.ones(len(z)), -np.inf, float(k), 1)
         twins = self._twins(keep)
         if len(twins):      # identical parallel assets: hit the first before the second (symmetry breaking)
             n_t = len(twins)
             b.add_rows(np.repeat(np.arange(n_t), 2), z[twins.ravel()], np.tile([1.0, -1.0], n_t), 0.0, np.inf, n_t)
-        br_of = self._membership("branch_out", nk, keep)
-        gen_mem = self._membership("gen_out", len(pm.gen_bus), keep)
-        x = self._or_columns(b, br_of, z)                       # per branch: column or -1 (never hit)
-        y = self._or_columns(b, gen_mem, z)
-        loads = self.loads
-        bus_demand = np.bincount(pm.load_bus[loads], weights=pm.demand[loads], minlength=nb)
-        pi = b.add_cols(nb, -M, M, cost=-bus_demand)
+        x = self._or_columns(b, self._membership("branch_out", pm.n_branch, keep), z)   # column or -1 (never hit)
+        y = self._or_columns(b, self._membership("gen_out", len(pm.gen_bus), keep), z)
+        return z, x, y
+
+    def _price_columns(self, b: _Builder, M: float) -> dict:
+        """The dual prices, each with its cost in the dual objective."""
+        pm, loads, gens = self.pm, self.loads, self.gens
+        bus_demand = np.bincount(pm.load_bus[loads], weights=pm.demand[loads], minlength=pm.n_bus)
         finite = np.isfinite(pm.lp_limit)
         rating = np.where(finite, pm.lp_limit, 0.0)
-        mu = b.add_cols(nk, -M, M, cost=pm.f_shift)
-        a = b.add_cols(nk, np.where(finite, -M, 0.0), 0.0, cost=rating)
-        bb = b.add_cols(nk, np.where(finite, -M, 0.0), 0.0, cost=rating)
-        gens = self.gens
-        c = b.add_cols(len(gens), -M, 0.0, cost=pm.gen_cap[gens])
-        e = b.add_cols(len(loads), -M, 0.0, cost=pm.demand[loads])
-        # theta columns: sum_k bw_k A_kn mu_k = 0
+        nk = pm.n_branch
+        return {"pi": b.add_cols(pm.n_bus, -M, M, cost=-bus_demand),
+                "mu": b.add_cols(nk, -M, M, cost=pm.f_shift),
+                "a": b.add_cols(nk, np.where(finite, -M, 0.0), 0.0, cost=rating),
+                "b": b.add_cols(nk, np.where(finite, -M, 0.0), 0.0, cost=rating),
+                "c": b.add_cols(len(gens), -M, 0.0, cost=pm.gen_cap[gens]),
+                "e": b.add_cols(len(loads), -M, 0.0, cost=pm.demand[loads])}
+
+    def _branch_rows(self, b: _Builder, cols: dict, x: np.ndarray, M: float) -> None:
+        pm = self.pm
+        nk, pi, mu, a, bb = pm.n_branch, cols["pi"], cols["mu"], cols["a"], cols["b"]
         ks = np.arange(nk)
+        # theta columns: sum_k bw_k A_kn mu_k = 0
         bw = pm.bw / max(float(np.abs(pm.bw).max()), 1.0) if nk else pm.bw
         b.add_rows(np.concatenate([pm.br_from, pm.br_to]), np.concatenate([mu, mu]), np.concatenate([bw, -bw]),
-                   0.0, 0.0, nb)
-        # f columns: pi_f - pi_t + mu + a - b  within +-Mf x
+                   0.0, 0.0, pm.n_bus)
+        # f columns: pi_f - pi_t + mu + a - b  within +-2M x
         hit = x >= 0
         rows = np.concatenate([ks] * 5 + [ks[hit]])
-        cols = np.concatenate([pi[pm.br_from], pi[pm.br_to], mu, a, bb, x[hit]])
-        vals = np.concatenate([np.ones(nk), -np.ones(nk), np.ones(nk), np.ones(nk), -np.ones(nk),
-                               -Mf * np.ones(hit.sum())])
-        b.add_rows(rows, cols, vals, -np.inf, 0.0, nk)
+        idx = np.concatenate([pi[pm.br_from], pi[pm.br_to], mu, a, bb, x[hit]])
+        ones = np.ones(nk)
+        vals = np.concatenate([ones, -ones, ones, ones, -ones, -2.0 * M * np.ones(hit.sum())])
+        b.add_rows(rows, idx, vals, -np.inf, 0.0, nk)
         vals = vals.copy()
-        vals[5 * nk:] = Mf
-        b.add_rows(rows, cols, vals, 0.0, np.inf, nk)
+        vals[5 * nk:] = 2.0 * M
+        b.add_rows(rows, idx, vals, 0.0, np.inf, nk)
         # a hit branch carries no price: |mu| <= M (1 - x), a, b >= -M (1 - x)
         kh = ks[hit]
-        for col, sign, lo, hi in ((mu, 1.0, -np.inf, M), (mu, -1.0, -np.inf, M), (a, -1.0, -np.inf, M),
-                                  (bb, -1.0, -np.inf, M)):
+        for col, sign in ((mu, 1.0), (mu, -1.0), (a, -1.0), (bb, -1.0)):
             b.add_rows(np.concatenate([np.arange(len(kh))] * 2), np.concatenate([col[kh], x[kh]]),
-                       np.concatenate([sign * np.ones(len(kh)), M * np.ones(len(kh))]), lo, hi, len(kh))
+                       np.concatenate([sign * np.ones(len(kh)), M * np.ones(len(kh))]), -np.inf, M, len(kh))
+
+    def _unit_and_load_rows(self, b: _Builder, cols: dict, y: np.ndarray, M: float) -> None:
+        pm, gens, loads = self.pm, self.gens, self.loads
+        pi, c, e = cols["pi"], cols["c"], cols["e"]
         # units: c_g - pi_bus <= M y_g ; c_g >= -M (1 - y_g)
         gcol = y[gens]
         gh = gcol >= 0
@@ -183,7 +200,6 @@ class AttackMILP:
         n_l = len(loads)
         b.add_rows(np.concatenate([np.arange(n_l)] * 2), np.concatenate([e, pi[pm.load_bus[loads]]]),
                    np.concatenate([np.ones(n_l), -np.ones(n_l)]), -np.inf, self.weights[loads], n_l)
-        return b, {"z": z, "pi": pi, "mu": mu, "a": a, "b": bb, "c": c, "e": e}
 
     def _twins(self, keep: np.ndarray) -> np.ndarray:
         """Pairs (j, j') of positions in ``keep`` whose assets are single branches with the same ends,
