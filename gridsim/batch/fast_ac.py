@@ -86,13 +86,14 @@ class FastACEvaluator:
         self.base_state = case_state(pm, self.empty, self.method, self.allowance)
         self.bridges = Bridges(pm)
         self.base_v = None
-        if start == "warm":
-            from gridsim.batch.fast_ac_case import ACCase
+        from gridsim.batch.fast_ac_case import ACCase
 
-            base = ACCase(self, self.empty)
-            self.start = "dc"
-            v, ok = base.solve_all(self.base_state.served, self.base_state.dispatch)
-            self.start = start
+        base = ACCase(self, self.empty)
+        self.start = "dc"
+        v, ok = base.solve_all(self.base_state.served, self.base_state.dispatch)   # fills its island data
+        self.start = start
+        self.base_case = base                   # cases on the base state's islands share its island data
+        if start == "warm":
             self.base_v = v if len(ok) and ok.all() else None
 
     def state(self, masks: CaseMasks) -> CaseState:
@@ -153,6 +154,7 @@ class FastACEvaluator:
         self._line_branch, self._line_half = lines, half[rows]
         self._line_from, self._line_to = fb[rows], tb[rows]
         self._reactor_pos = pos
+        self._shunt_pp_bus = sh["bus"].to_numpy(np.int64) if len(sh) else _EMPTY
         self._reactor_bus = sh["bus"].to_numpy(np.int64)[pos] if len(pos) else _EMPTY
         self._reactor_q = base.shunt["q_mvar"].reindex(sh.index).astype(float).to_numpy()[pos] if len(pos) \
             else np.zeros(0)
@@ -162,9 +164,8 @@ class FastACEvaluator:
     def shunt_q(self, st: CaseState, bus_dead_pp: np.ndarray) -> np.ndarray:
         """Reactive power per shunt in this case (0: off)."""
         q = self.ac.shunt_q0.copy()
-        sh_bus = self.model.damaged.shunt["bus"].to_numpy(np.int64) if len(q) else _EMPTY
         if len(bus_dead_pp):
-            q[np.isin(sh_bus, bus_dead_pp)] = 0.0
+            q[np.isin(self._shunt_pp_bus, bus_dead_pp)] = 0.0
         if not len(self._reactor_pos):
             return q
         on = st.branch_on[self._line_branch]

@@ -47,19 +47,25 @@ class ACCase:
         ev.serial += 1
         self.serial = ev.serial                 # names this case's systems for the Newton solver
         st, pm = self.st, self.pm
-        self.islands = np.flatnonzero(st.energised)
-        gen_on = pm.gen_on.copy()
-        gen_on[masks.gen_out] = False
-        lab = st.labels[pm.gen_bus]
-        self.gen_ac = gen_on & (lab >= 0) & st.energised[np.maximum(lab, 0)]   # units of _prepare (PV)
-        self.gen_live = st.gen_island >= 0                                     # Island.gens
-        self.slack = self._slacks()
+        base = getattr(ev, "base_case", None)
+        if base is not None and masks.injections_unchanged and st.labels is base.st.labels:
+            # the base state's islands (a branch out that splits nothing): its units, slacks and bus sets
+            self.islands, self.gen_ac, self.gen_live = base.islands, base.gen_ac, base.gen_live
+            self.slack, self.solved, self._islands_data = base.slack, base.solved, base._islands_data
+        else:
+            self.islands = np.flatnonzero(st.energised)
+            gen_on = pm.gen_on.copy()
+            gen_on[masks.gen_out] = False
+            lab = st.labels[pm.gen_bus]
+            self.gen_ac = gen_on & (lab >= 0) & st.energised[np.maximum(lab, 0)]   # units of _prepare (PV)
+            self.gen_live = st.gen_island >= 0                                     # Island.gens
+            self.slack = self._slacks()
+            self.solved = (st.labels >= 0) & st.energised[np.maximum(st.labels, 0)]
+            self._islands_data: dict[int, tuple] = {}
         dead_pp = pm.pp_bus_of[masks.bus_dead] if len(masks.bus_dead) else masks.bus_dead
         self.shunt_q = ev.shunt_q(st, dead_pp)
         self.ybus = self.ac.ybus(masks.branch_out, self.shunt_q)
-        self.solved = (st.labels >= 0) & st.energised[np.maximum(st.labels, 0)]
         self._dc_start = None
-        self._islands_data: dict[int, tuple] = {}
         self.last_v = [None] * len(self.islands)
         self.notes: list[str] = []
 
