@@ -66,7 +66,10 @@ def catalogue(pm, kind: str) -> list[Asset]:
     mixed = kind == "mixed"
     for rank_kind in WORST_KINDS[kind]:
         names = asset_names(pm.base, rank_kind)
-        for name, item in outage_items(pm.base, rank_kind, names).items():
+        items = outage_items(pm.base, rank_kind, names)
+        if rank_kind in ("line", "transformer"):
+            items.update(_branch_rows(pm.base, items))
+        for name, item in items.items():
             masks = pm.masks(outage_models(CaseSpec(name, (item,))))
             gens = masks.gen_out[live_gen[masks.gen_out]]
             if not (len(masks.branch_out) or len(gens) or len(masks.bus_dead)):
@@ -77,6 +80,21 @@ def catalogue(pm, kind: str) -> list[Asset]:
             seen.add(key)
             label = f"{'line' if rank_kind == 'transformer' else rank_kind}: {name}" if mixed else name
             out.append(Asset(label, rank_kind, item, masks))
+    return out
+
+
+def _branch_rows(net, items: dict[str, dict]) -> dict[str, dict]:
+    """On MATPOWER networks, ``{branch: row}`` for every named line or transformer: the same element as its
+    name (``gridsim.networks.naming`` matches MATPOWER names by their row), resolved from the batch engine's
+    row table instead of a search by name (about 10 ms a name on case2000)."""
+    out: dict[str, dict] = {}
+    for table in ("trafo", "line"):       # the line table wins where both have the name
+        df = net[table]
+        if "mp_branch_row" not in df.columns:
+            continue
+        for name, row in zip(df["name"].astype(str), df["mp_branch_row"]):
+            if name in items and row == row and "branch" not in items[name]:
+                out[name] = {"branch": int(row)}
     return out
 
 
