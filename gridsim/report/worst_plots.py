@@ -80,6 +80,8 @@ def plot_worst_map(result, attack, protected: list[str], places: dict, kind: str
     buses = result.buses
     x, y = _num(buses, "x_km"), _num(buses, "y_km")
     for label in attack.assets:
+        if kind == "substation" or label.startswith("substation: "):
+            continue        # plot_map names destroyed substations itself
         px, py = _where(label, places, t, x, y)
         if px is not None:
             ax.annotate(_txt(label), (px, py), xytext=(6, 6), textcoords="offset points", fontsize=8,

@@ -65,8 +65,10 @@ class AttackValues:
 
 
 def seed_order(values: AttackValues, allowed: list[int]) -> list[int]:
-    """The allowed assets ordered as the single-asset ranking orders them: most unserved MW alone first, ties
-    by the MW the asset carries or supplies in the base state (heavily used assets first), then by position."""
+    """The allowed assets in two rankings merged turn by turn: as the single-asset ranking orders them (most
+    unserved MW alone first, ties by use), and by use alone: the MW the asset carries or supplies in the base
+    state. Assets harmless alone but heavily used (a large plant covered by reserves) are the ones that hurt in
+    combination, so both kinds enter the candidate pool."""
     ev = values.ev
     pm = ev.model
     flow = np.abs(ev.base_flow)
@@ -77,7 +79,11 @@ def seed_order(values: AttackValues, allowed: list[int]) -> list[int]:
         m = values.assets[a].masks
         return float(flow[m.branch_out].sum() + pm.gen_cap[m.gen_out].sum() + load_mw[m.bus_dead].sum())
 
-    return sorted(allowed, key=lambda a: (-round(single[a], 6), -used(a), a))
+    use = {a: used(a) for a in allowed}
+    by_single = sorted(allowed, key=lambda a: (-round(single[a], 6), -use[a], a))
+    by_use = sorted(allowed, key=lambda a: (-use[a], a))
+    merged = [a for pair in zip(by_single, by_use) for a in pair]
+    return list(dict.fromkeys(merged))
 
 
 @dataclass

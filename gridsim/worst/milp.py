@@ -256,7 +256,7 @@ class AttackMILP:
         lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
         lp.integrality_ = [highspy.HighsVarType(int(v)) for v in np.concatenate(b.integer)]
         h = _quiet_highs(highspy)
-        h.setOptionValue("mip_rel_gap", 1e-6)
+        h.setOptionValue("mip_rel_gap", 1e-5)
         if time_limit_s is not None:
             h.setOptionValue("time_limit", float(max(time_limit_s, 0.1)))
         h.passModel(lp)

@@ -125,6 +125,8 @@ class Searcher:
         quick = {} if method == "heuristic" else {"kicks": 0, "pair_starts": 1}    # the MILP does the rest
         h = greedy_swap(self.values, allowed, k, deadline=h_deadline, starts=[start] if start else None, **quick)
         if method == "heuristic":
+            if k == 1 and h.complete:       # every single asset was evaluated: the best one is the optimum
+                return self._attack(k, h.attack, h.shed_mw, h.shed_mw, "heuristic", "optimal (enumerated)", t0)
             status = "local optimum" if h.complete else "time limit"
             return self._attack(k, h.attack, h.shed_mw, self.total_mw, "heuristic", status, t0)
         best, bound, status = self._exact(k, allowed, h.attack, deadline)
