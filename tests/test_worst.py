@@ -93,6 +93,17 @@ def test_milp_value_is_the_operator_shed_of_its_attack(triangle):
         assert r.objective == pytest.approx(mw, abs=1e-6) and s.values(r.attack) == pytest.approx(mw, abs=1e-6)
 
 
+def test_big_m_too_small_is_detected_and_widened(triangle):
+    """Prices bounded too tightly under-value attacks: the search sees the greedy's attack evaluate above the
+    MILP's bound, doubles M (0.3 -> 2.4 reaches the optimum) or, after its doublings, says so; it never reports
+    less than the greedy's attack."""
+    tight = find_worst(triangle, 1, "line", method="exact", solver="dc", big_m=0.01, resimulate=False)
+    assert tight.attacks[0].status == "big-M limit" and tight.attacks[0].shed_mw_dc == pytest.approx(55.0)
+    assert tight.attacks[0].bound_mw != tight.attacks[0].bound_mw          # no bound claimed
+    widened = find_worst(triangle, 1, "line", method="exact", solver="dc", big_m=0.3, resimulate=False)
+    assert widened.attacks[0].status == "optimal" and widened.attacks[0].bound_mw == pytest.approx(55.0)
+
+
 # -- exact against brute force -----------------------------------------------------------------------------------
 def _brute(s: Searcher, k: int) -> float:
     """The worst shed over every attack of at most k assets, each through FastDCEvaluator."""
