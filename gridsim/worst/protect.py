@@ -13,7 +13,6 @@ they meet, or when the master proposes a protection already tried (then they mee
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
