@@ -55,14 +55,14 @@ def cmd_restore(args: argparse.Namespace, out: Console, err: Console) -> int:
     unit = {"ens": "MWh", "weighted": "weighted MWh", "customer_hours": "customer-hours"}[
         scenario.restoration.objective]
     t = Table(title=f"{scenario.name}: {scenario.restoration.objective} ({unit}) by number of crews")
-    for col in ("crews", "chosen", "greedy", "listed order", "no waiting", "bound", "gap", "method"):
-        t.add_column(col, justify="left" if col == "method" else "right", no_wrap=True)
+    for col in ("crews", "chosen", "greedy", "listed", "no wait", "bound", "gap", "method"):
+        t.add_column(col, justify="left" if col == "method" else "right", no_wrap=col != "method")
     for _, r in table.iterrows():
         bound = "-" if pd.isna(r["bound"]) else f"{r['bound']:,.0f}"
         gap = "-" if pd.isna(r["gap_to_bound"]) else f"{100 * r['gap_to_bound']:.1f} %"
         t.add_row(str(r["crews"]), f"{r['chosen']:,.0f}", f"{r['greedy']:,.0f}", f"{r['listed_order']:,.0f}",
                   f"{r['no_waiting_reference']:,.0f}", bound, gap,
-                  r["method"] + ("" if r["complete"] else " (time limit)"))
+                  r["method"] + ("" if r["complete"] else " (limit)"))
     out.print(t)
     out.print("bound: the MILP's lower bound (no schedule does better); gap: (chosen - bound) / chosen")
     for _, r in table.iterrows():
