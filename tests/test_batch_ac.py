@@ -186,3 +186,17 @@ def test_run_cases_picks_the_fast_ac_evaluator_and_a_failed_case_is_a_row():
         assert df.at[cid, "unserved_mw"] == pytest.approx(want["unserved_mw"], abs=AC_TOL_MW)
         assert df.at[cid, "status"] == want["status"]
     assert df.at["bad", "status"] == "failed" and "no" in df.at["bad", "message"]
+
+
+def test_without_lightsim2grid_auto_uses_simulate(monkeypatch):
+    import importlib.util
+
+    from gridsim.batch.run import choose_evaluator
+
+    scenario = ac_scenario(CASE24)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "lightsim2grid" else real(name, *a))
+    assert choose_evaluator("auto", scenario) == "simulate"
+    with pytest.raises(ValueError, match="needs lightsim2grid"):
+        FastACEvaluator(scenario)
