@@ -45,8 +45,8 @@ def test_the_fast_steps_are_used_where_they_apply():
     assert not isinstance(_Runner(sc, runner.base, cache=True, fast=False)._solve(20, [], set()), StepValues)
 
 
-@pytest.mark.parametrize("name", ["dnipro-hydro-strike.yaml",
-                                  pytest.param("winter-salvo-repairs.yaml", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("name", ["winter-salvo-repairs.yaml",     # restarts (the nuclear plant's substation)
+                                  pytest.param("dnipro-hydro-strike.yaml", marks=pytest.mark.slow)])  # baseline
 def test_shipped_timelines_equal_the_simulate_timelines(name):
     sc = load_scenario(SCENARIOS / name)
     if getattr(sc, "restoration", None) is not None:
@@ -93,21 +93,22 @@ def test_random_multi_asset_timelines_on_the_builtin_grid(seed):
 
 
 def test_regional_demand_wind_and_restarts_on_two_areas(tmp_path):
-    """Per-load demand factors (a profile by region), wind hour by hour, a nuclear unit restarting after its
-    substation comes back, response none."""
+    """Per-load demand factors (a profile by region), wind hour by hour, a derate with a restore step, a
+    baseline of earlier damage, responses optimal and none."""
     net = grids.two_areas()
     net.gen.loc[net.gen["name"] == "GE", "fuel"] = "wind"
     (tmp_path / "p.csv").write_text("hour,region,factor,wind\n0,,1.0,0.2\n0,East,1.3,\n3,West,0.7,0.9\n"
                                     "5,East,0.8,\n6,,1.1,0.5\n")
+    (tmp_path / "base.yaml").write_text("name: earlier damage\noutages:\n  - line: E1-E2\n")
     for response in ("optimal", "none"):
         sc = Scenario.model_validate({
             "name": "r", "network": "x", "solver": "dc", "response": response, "shedding": "priority",
-            "timeline": {"horizon_h": 10, "profile": "p.csv"},
+            "timeline": {"horizon_h": 10, "profile": "p.csv"}, "baseline": "base.yaml",
             "outages": [{"line": "Tie", "at_h": 1, "repair_h": 4}, {"substation": "E1", "at_h": 2, "repair_h": 2},
                         {"unit": "GW", "at_h": 6, "derate": 0.4, "restore": [{"after_h": 2}]}]})
         sc._base_dir = tmp_path
         r = assert_same_timeline(sc, net)
-        assert r.summary["energy_not_served_mwh"] > 0
+        assert r.summary["energy_not_served_mwh"] > 0 and len(r.baseline_timeline)
 
 
 def test_ac_and_cascade_fall_back_to_simulate():
