@@ -25,6 +25,7 @@ _PUBLIC: dict[str, str] = {
     "write_report": "gridsim.report", "Result": "gridsim.results", "Scenario": "gridsim.scenario",
     "load_scenario": "gridsim.scenario", "loads_scenario": "gridsim.scenario", "simulate": "gridsim.simulate",
     "simulate_timeline": "gridsim.timeline", "simulate_restoration": "gridsim.restoration",
+    "find_worst": "gridsim.worst.search", "protect_budget": "gridsim.worst.protect",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -237,3 +237,23 @@ def test_docs_mention_the_command_and_every_option():
             if opt.startswith("--") and opt != "--help":
                 assert f"`{opt}" in text, opt
     assert "gridsim worst" in (root / "README.md").read_text()
+
+
+# -- public API ------------------------------------------------------------------------------------------------------
+def test_public_names_are_lazy_and_resolve(triangle):
+    """``gridsim.find_worst`` and ``gridsim.protect_budget`` are public, listed in ``__all__`` and ``dir``, resolve
+    to the engine's functions, and ``import gridsim`` alone does not import the search."""
+    import subprocess
+    import sys
+
+    import gridsim
+    from gridsim.worst.protect import protect_budget
+
+    for name in ("find_worst", "protect_budget"):
+        assert name in gridsim.__all__ and name in dir(gridsim)
+    assert gridsim.find_worst is find_worst and gridsim.protect_budget is protect_budget
+    w = gridsim.find_worst(triangle, 1, "line", method="exact", solver="dc", resimulate=False)
+    assert w.attacks[0].shed_mw_dc == pytest.approx(55.0)
+    code = "import sys, gridsim; print(any(m.startswith('gridsim.worst.') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
