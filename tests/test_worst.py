@@ -138,10 +138,45 @@ def test_heuristic_never_above_exact_and_resimulation_matches_dc():
     a = w.attacks[0]
     assert a.shed_mw_dc <= 194.0 + 1e-6
     assert a.shed_mw_resimulated == pytest.approx(a.shed_mw_dc, abs=1e-6)
-    assert a.bound_mw == pytest.approx(float(PUBLISHED_TOTAL), abs=1e-6)   # trivial bound: all demand
+    # the local-supply bound: demand 2,850 MW, of which local units can carry 1,243 MW with no flow at all
+    assert a.bound_mw == pytest.approx(PUBLISHED_TOTAL - 1243.0, abs=1e-6)
 
 
 PUBLISHED_TOTAL = 2850.0     # RTS-24 demand (MW)
+
+
+# -- the local-supply bound ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("network,kind,ks", [
+    (CASE14, "line", (1, 2)), (CASE14, "plant", (1, 2, 3)), (CASE14, "substation", (1, 2)),
+    (CASE14, "mixed", (1, 2)), (RTS24, "plant", (1, 2)), (RTS24, "substation", (1, 2)), (RTS24, "line", (2,)),
+])
+def test_local_supply_bound_is_above_brute_force(network, kind, ks):
+    """The bound holds for every attack: never below the brute-force worst case; below all demand where local
+    units carry load (the test would catch a bound that is only the total)."""
+    from gridsim.worst.bounds import local_supply_bound
+
+    s = _dc_searcher(network, kind)
+    allowed = list(range(len(s.assets)))
+    for k in ks:
+        bound = local_supply_bound(s.pm, s.assets, allowed, k)
+        assert bound >= _brute(s, k) - 1e-6
+    if kind == "line":
+        assert local_supply_bound(s.pm, s.assets, allowed, ks[0]) < s.total_mw - 1.0
+
+
+def test_local_supply_bound_by_hand(triangle):
+    """Triangle: the only unit (bus 1, 200 MW) serves no load at its own bus, so the bound is all 130 MW; with
+    priority shedding (MW of a weighted optimum) there is no bound but the total either."""
+    from gridsim.worst.bounds import local_supply_bound
+
+    s = _dc_searcher(triangle)
+    assert local_supply_bound(s.pm, s.assets, [0, 1, 2], 1) == pytest.approx(130.0)
+    r = _dc_searcher(RTS24, "plant")
+    everything = list(range(len(r.assets)))
+    assert local_supply_bound(r.pm, r.assets, everything, 1, "priority") == pytest.approx(PUBLISHED_TOTAL)
+    k1 = local_supply_bound(r.pm, r.assets, everything, 1)
+    k2 = local_supply_bound(r.pm, r.assets, everything, 2)
+    assert PUBLISHED_TOTAL - 1243.0 < k1 < k2 <= PUBLISHED_TOTAL     # each hit plant can take local supply
 
 
 # -- published optima ----------------------------------------------------------------------------------------------
@@ -149,18 +184,25 @@ def _published(k: int) -> float:
     return float(PUBLISHED.loc[PUBLISHED["k"] == k, "published_total_shed_mw"].iloc[0])
 
 
+#: RTS-24 optima of the MILP for k = 2..10 (k = 2 and 5 published; 2 and 3 equal brute force; the same with
+#: M = 2 and M = 16)
+RTS24_OPTIMA = {2: 194.0, 3: 309.0, 4: 516.0, 5: 842.0, 6: 1017.0, 7: 1017.0, 8: 1198.0, 9: 1373.0, 10: 1373.0}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("k", range(2, 11))
 def test_rts24_sweep(k):
-    """Every k from 2 to 10: the exact search reaches the published optimum where there is one (>= 99 %, never
-    above), its attack re-evaluates to its value, and the heuristic never beats it."""
+    """Every k from 2 to 10 within the issue's 60 s per k: the search reports >= 99 % of the optimum (the
+    published one where there is one), never above it, its bound never below it, and the heuristic never beats
+    it. Stopped at the time limit on a loaded machine, the incumbent must still reach 99 %."""
     s = _dc_searcher(RTS24)
-    exact = s.worst(k, set(), "exact", time_limit_s=120.0)
+    exact = s.worst(k, set(), "exact", time_limit_s=60.0)
     heur = s.worst(k, set(), "heuristic")
-    if k in set(PUBLISHED["k"]):
-        assert _published(k) * 0.99 <= exact.shed_mw_dc <= _published(k) + 1e-3
-    assert exact.status == "optimal" and exact.gap < 1e-4
-    assert heur.shed_mw_dc <= exact.bound_mw + 1e-3
+    best = _published(k) if k in set(PUBLISHED["k"]) else RTS24_OPTIMA[k]
+    assert best == RTS24_OPTIMA[k]
+    assert best * 0.99 <= exact.shed_mw_dc <= best + 1e-3
+    assert exact.bound_mw >= best - 1e-3
+    assert heur.shed_mw_dc <= best + 1e-3
 
 
 # -- protection and time limits -----------------------------------------------------------------------------------

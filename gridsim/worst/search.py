@@ -4,8 +4,8 @@ re-simulated with ``gridsim.simulate``; ``write_worst``: worst.csv and the figur
 The search runs on the DC model of the optimal response (``solver: dc``, ``response: optimal``, the scenario's
 shedding weights, ratings and state), through the batch engine's ``PreparedModel`` and ``FastDCEvaluator``.
 ``exact`` solves the attacker-operator MILP (``gridsim.worst.milp``) started from the heuristic's attack;
-``heuristic`` runs greedy plus swaps (``gridsim.worst.heuristic``) only, whose bound is the trivial one (all
-demand unserved). ``auto`` is exact up to ``EXACT_MAX_BUSES`` buses. Every attack is then simulated with the
+``heuristic`` runs greedy plus swaps (``gridsim.worst.heuristic``) only, whose bound is the local-supply
+bound (``gridsim.worst.bounds``; all demand where no bus serves its own load). ``auto`` is exact up to ``EXACT_MAX_BUSES`` buses. Every attack is then simulated with the
 scenario's own solver and response, and both numbers are reported.
 """
 
@@ -20,6 +20,7 @@ import pandas as pd
 
 from gridsim.errors import GridsimError
 from gridsim.worst.assets import catalogue, check_worst_kind, resolve_protected
+from gridsim.worst.bounds import local_supply_bound
 from gridsim.worst.heuristic import AttackValues, greedy_swap
 from gridsim.worst.milp import M_START, AttackMILP
 
@@ -128,7 +129,8 @@ class Searcher:
             if k == 1 and h.complete:       # every single asset was evaluated: the best one is the optimum
                 return self._attack(k, h.attack, h.shed_mw, h.shed_mw, "heuristic", "optimal (enumerated)", t0)
             status = "local optimum" if h.complete else "time limit"
-            return self._attack(k, h.attack, h.shed_mw, self.total_mw, "heuristic", status, t0)
+            bound = local_supply_bound(self.pm, self.assets, allowed, k, self.scenario.shedding)
+            return self._attack(k, h.attack, h.shed_mw, max(bound, h.shed_mw), "heuristic", status, t0)
         best, bound, status = self._exact(k, allowed, h.attack, deadline)
         return self._attack(k, best, self.values(best), bound, "exact", status, t0)
 
