@@ -241,11 +241,36 @@ def test_lp_engines_shed_the_same_and_exact_picks_the_reference_loads():
     fast, _ = evaluators(CASE24, "proportional")
     cases = random_cases(fast.model.base, 14, seed=21, kmax=5)
     recs = {lp: FastDCEvaluator(fast.scenario, fast.model.base, lp=lp).evaluate_many(cases)
-            for lp in ("exact", "highs", "reference")}
+            for lp in ("exact", "highs", "full", "reference")}
     assert sum(r["unserved_network_mw"] > 1.0 for r in recs["exact"]) >= 2
-    for a, b, c in zip(recs["exact"], recs["highs"], recs["reference"]):
+    for a, b, c, d in zip(recs["exact"], recs["highs"], recs["reference"], recs["full"]):
         assert a["unserved_mw"] == pytest.approx(b["unserved_mw"], abs=1e-6)
+        assert b["unserved_mw"] == pytest.approx(d["unserved_mw"], abs=1e-6)
+        assert b["unserved_network_mw"] == pytest.approx(d["unserved_network_mw"], abs=1e-6)
         assert {k: v for k, v in a.items() if k != "time_s"} == {k: v for k, v in c.items() if k != "time_s"}
+
+
+def test_lazy_lp_adds_few_limit_rows_and_finds_the_full_optimum():
+    """case118, every single branch: the lazy LP (only the limits that bind) sheds what the whole-model LP with
+    every limit sheds, and adds far fewer limit rows than there are branches."""
+    from gridsim.batch.lp import ShedLP
+    from gridsim.batch.lp_lazy import LazyShedLP
+
+    fast, _ = evaluators(CASE118, "proportional")
+    cases = single_cases(fast.model.base, ("branch",))
+    lazy = FastDCEvaluator(fast.scenario, fast.model.base, lp="highs")
+    full = FastDCEvaluator(fast.scenario, fast.model.base, lp="full")
+    a, b = lazy.evaluate_many(cases), full.evaluate_many(cases)
+    assert isinstance(lazy.lp, LazyShedLP) and isinstance(full.lp, ShedLP)
+    assert lazy.lp.n_cases >= 10 and sum(r["unserved_network_mw"] > 1e-6 for r in a) >= 2
+    for x, y in zip(a, b):
+        for col in FLOAT_COLUMNS[:4]:
+            assert x[col] == pytest.approx(y[col], abs=1e-6)
+        assert (x["n_overloaded"], x["status"]) == (y["n_overloaded"], y["status"])
+    m = fast.model.n_branch
+    assert lazy.lp._full is None                                # never fell back to the full LP
+    assert lazy.lp.max_rows_added <= m // 5                     # measured: 17 of 186
+    assert lazy.lp.total_rows_added <= lazy.lp.n_cases * m // 10  # measured: 8 per case on average
 
 
 @pytest.mark.parametrize("fields", [{"solver": "ac"}, {"response": "cascade"}])

@@ -30,12 +30,16 @@ OVERLOAD_MARGIN_PCT = 1e-6
 RESPONSES, SOLVERS = ("none", "optimal"), ("dc",)
 #: single-branch cases evaluated together (one PTDF block each)
 CHUNK = 256
-#: shedding LP engines: the warm-started whole-model LP (``highs``); ``optimal_shed`` per island exactly as
-#: ``simulate()`` calls it (``reference``); or the warm LP with the reference where load is shed (``exact``, the
-#: default). All give the same shed per island; where equal weights leave open *which* loads lose supply
-#: (critical MW), only ``reference`` and ``exact`` pick the loads ``simulate()`` picks.
-LP_ENGINES = {"highs": ("gridsim.batch.lp", "ShedLP"), "reference": ("gridsim.batch.lp_reference", "ReferenceLP"),
+#: shedding LP engines: the warm-started LP with only the branch limits that bind (``highs``,
+#: ``gridsim.batch.lp_lazy``); the warm-started whole-model LP with every limit (``full``); ``optimal_shed`` per
+#: island exactly as ``simulate()`` calls it (``reference``); or the lazy LP with the reference where load is
+#: shed (``exact``, the default). All give the same shed per island; where equal weights leave open *which*
+#: loads lose supply (critical MW), only ``reference`` and ``exact`` pick the loads ``simulate()`` picks.
+LP_ENGINES = {"highs": ("gridsim.batch.lp_lazy", "LazyShedLP"), "full": ("gridsim.batch.lp", "ShedLP"),
+              "reference": ("gridsim.batch.lp_reference", "ReferenceLP"),
               "exact": ("gridsim.batch.lp_reference", "ExactLP")}
+#: engines that take the evaluator's factorisation (``flow=``) instead of building their own
+_TAKES_FLOW = ("highs", "exact")
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 
@@ -205,7 +209,8 @@ class FastDCEvaluator:
             import importlib
 
             module, name = LP_ENGINES[self.lp_engine]
-            self._lp = getattr(importlib.import_module(module), name)(self.model, self.method)
+            extra = {"flow": self.flow} if self.lp_engine in _TAKES_FLOW else {}
+            self._lp = getattr(importlib.import_module(module), name)(self.model, self.method, **extra)
         return self._lp
 
     def _record(self, st: CaseState, n_over: int, notes: list[str]) -> dict[str, Any]:

@@ -46,11 +46,7 @@ class ShedLP:
         a = self._matrix(pm, n, m, g, l_).tocsc()
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = a.shape[1], a.shape[0]
-        weights = np.ones(l_) if shedding != "priority" else \
-            np.array([PRIORITY_WEIGHTS.get(int(p), np.nan) for p in pm.priority])
-        if np.isnan(weights).any():
-            raise ValueError(f"no shedding weight for load priorities outside {sorted(PRIORITY_WEIGHTS)}")
-        self.weights = weights
+        self.weights = weights = shed_weights(pm, shedding)
         self.cost = np.concatenate([np.zeros(n + m + g), weights])
         lp.col_cost_ = self.cost.copy()
         self.col_lo, self.col_hi = np.zeros(a.shape[1]), np.zeros(a.shape[1])
@@ -123,21 +119,9 @@ class ShedLP:
         return LPResult(True, "optimal", shed, np.clip(x[n + m:n + m + g], 0.0, None))
 
     def _unit_costs(self, st, lp_islands: np.ndarray, g_free: np.ndarray) -> None:
-        """The merit-order tie-break of ``optimal_shed`` (``_gen_cost``), island by island: unit costs shifted
-        to >= 0 and scaled so the dearest unit costs ``COST_EPSILON`` times the island's cheapest MW of shed."""
         pm = self.pm
         n, m, g = pm.n_bus, pm.n_branch, len(pm.gen_bus)
-        cost = np.zeros(g)
-        gbus_lab = st.labels[pm.gen_bus]
-        lbus_lab = st.labels[pm.load_bus]
-        for isl in np.flatnonzero(lp_islands):
-            gens = np.flatnonzero(g_free & (gbus_lab == isl))
-            if not len(gens):
-                continue
-            w = self.weights[pm.load_on & (lbus_lab == isl)]
-            c = pm.gen_cost[gens] - min(0.0, float(pm.gen_cost[gens].min()))
-            top = float(c.max())
-            cost[gens] = c * (COST_EPSILON * (float(w.min()) if len(w) else 1.0) / top) if top > 0 else c
+        cost = unit_costs(pm, self.weights, st, lp_islands, g_free)
         new = self.cost.copy()
         new[n + m:n + m + g] = cost
         changed = np.flatnonzero(new != self.cost)
@@ -156,6 +140,32 @@ class ShedLP:
         if len(r):
             self.h.changeRowsBounds(len(r), r.astype(np.int32), row_lo[r], row_hi[r])
             self.row_lo[r], self.row_hi[r] = row_lo[r], row_hi[r]
+
+
+def shed_weights(pm, shedding: str) -> np.ndarray:
+    """Weight per load of a MW shed: 1, or by priority (``PRIORITY_WEIGHTS``) with ``shedding: priority``."""
+    weights = np.ones(len(pm.load_bus)) if shedding != "priority" else \
+        np.array([PRIORITY_WEIGHTS.get(int(p), np.nan) for p in pm.priority])
+    if np.isnan(weights).any():
+        raise ValueError(f"no shedding weight for load priorities outside {sorted(PRIORITY_WEIGHTS)}")
+    return weights
+
+
+def unit_costs(pm, weights: np.ndarray, st, lp_islands: np.ndarray, g_free: np.ndarray) -> np.ndarray:
+    """The merit-order tie-break of ``optimal_shed`` (``_gen_cost``), island by island: unit costs shifted
+    to >= 0 and scaled so the dearest unit costs ``COST_EPSILON`` times the island's cheapest MW of shed."""
+    cost = np.zeros(len(pm.gen_bus))
+    gbus_lab = st.labels[pm.gen_bus]
+    lbus_lab = st.labels[pm.load_bus]
+    for isl in np.flatnonzero(lp_islands):
+        gens = np.flatnonzero(g_free & (gbus_lab == isl))
+        if not len(gens):
+            continue
+        w = weights[pm.load_on & (lbus_lab == isl)]
+        c = pm.gen_cost[gens] - min(0.0, float(pm.gen_cost[gens].min()))
+        top = float(c.max())
+        cost[gens] = c * (COST_EPSILON * (float(w.min()) if len(w) else 1.0) / top) if top > 0 else c
+    return cost
 
 
 def _quiet_highs(highspy):

@@ -85,14 +85,14 @@ class ReferenceLP:
 
 
 class ExactLP:
-    """The warm-started LP first; islands where it sheds load are solved again by ``ReferenceLP``, so that the
+    """The warm-started LP (only the branch limits that bind, ``gridsim.batch.lp_lazy``) first; islands where it sheds load are solved again by ``ReferenceLP``, so that the
     loads that lose supply (not only how much) are those ``simulate()`` picks. Most LP cases only re-dispatch
     (no shed) and never reach the slower reference."""
 
-    def __init__(self, pm, shedding: str):
-        from gridsim.batch.lp import ShedLP
+    def __init__(self, pm, shedding: str, flow=None):
+        from gridsim.batch.lp_lazy import LazyShedLP
 
-        self.warm = ShedLP(pm, shedding)
+        self.warm = LazyShedLP(pm, shedding, flow)
         self.reference = ReferenceLP(pm, shedding)
         self.pm = pm
 
