@@ -67,6 +67,15 @@ class UnbuildableEvaluator(SimulateEvaluator):
         raise NotImplementedError("this network is not supported")
 
 
+class ExtrasEvaluator(SimulateEvaluator):
+    """The reference, with per-case extras (a number and a nested dict)."""
+
+    def evaluate(self, case):
+        rec = super().evaluate(case)
+        rec["extras"] = {"n_items": len(case.outages), "by_region": {"A": rec["unserved_mw"], "B": 0.5}}
+        return rec
+
+
 class CrashingEvaluator(SimulateEvaluator):
     """Kills its worker process on one case (never the test process itself)."""
 
@@ -79,6 +88,53 @@ class CrashingEvaluator(SimulateEvaluator):
 
 
 # -- the store ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("workers", [1, 2])
+def test_record_extras_reach_the_store_and_the_frame(tmp_path, workers):
+    from gridsim.batch.store import extras_of
+
+    df = run_cases(dc_scenario(), line_cases(LINES[:4]), evaluator=ExtrasEvaluator, workers=workers,
+                   out_dir=tmp_path)
+    for _, row in df.iterrows():
+        assert extras_of(row["extras"]) == {"n_items": 1, "by_region": {"A": row["unserved_mw"], "B": 0.5}}
+    assert "extras" in pd.read_csv(tmp_path / "cases.csv").columns
+    plain = run_cases(dc_scenario(), line_cases(LINES[:2]), evaluator="simulate", workers=1)
+    assert list(plain["extras"]) == ["{}", "{}"] and extras_of(plain["extras"].iloc[0]) == {}
+
+
+def test_a_store_from_before_the_extras_column_resumes(tmp_path):
+    """An old results table (no ``extras``) gets the column on opening; its rows read as {} and count as done."""
+    import sqlite3
+
+    from gridsim.batch.store import STORE_VERSION, extras_of, outages_text
+
+    path = tmp_path / "results.sqlite"
+    cases = line_cases(LINES[:2])
+    conn = sqlite3.connect(path)
+    cols = ", ".join(f'"{c}"' for c in CASE_COLUMNS)
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute(f"CREATE TABLE results (case_id TEXT PRIMARY KEY, outages TEXT NOT NULL, {cols}, "
+                 "written_at REAL NOT NULL)")
+    conn.execute("INSERT INTO meta VALUES ('identity', ?)",
+                 (json.dumps({"store_version": STORE_VERSION, "kind": "a"}),))
+    rec = _record(3.0)
+    conn.execute(f"INSERT INTO results VALUES ({', '.join('?' * (len(CASE_COLUMNS) + 3))})",
+                 (cases[0].case_id, outages_text(cases[0]), *(rec[c] for c in CASE_COLUMNS), 0.0))
+    conn.commit()
+    conn.close()
+    with ResultStore(path, {"kind": "a"}, resume=True) as store:
+        assert store.finished(cases) == {"line 1-2"}
+        store.write([(cases[1], dict(_record(4.0), extras={"x": 1.5}))])
+        df = store.frame()
+    assert extras_of(df.loc["line 1-2", "extras"]) == {} and df.loc["line 1-2", "unserved_mw"] == 3.0
+    assert extras_of(df.loc["line 2-4", "extras"]) == {"x": 1.5}
+    bad = tmp_path / "other.sqlite"
+    conn = sqlite3.connect(bad)
+    conn.execute("CREATE TABLE results (case_id TEXT PRIMARY KEY, outages TEXT NOT NULL, written_at REAL)")
+    conn.close()
+    with pytest.raises(StoreMismatch, match="not a gridsim result store.*unserved_mw"):
+        ResultStore(bad, {"kind": "a"}, resume=True)
+
+
 def _record(mw: float, status: str = "converged") -> dict:
     rec = {c: 0.0 for c in CASE_COLUMNS}
     rec.update(unserved_mw=mw, n_islands=1, n_overloaded=0, status=status, message="")

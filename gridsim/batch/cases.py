@@ -2,7 +2,7 @@
 
 A case is a set of outages applied *on top of* a scenario's own state (its outages, availability, load
 level, solver and response). Every evaluator takes the scenario once, prepares what it needs, and returns
-one record per case with the columns ``CASE_COLUMNS``; a failure is a record with a status and a message,
+one record per case with the columns ``CASE_COLUMNS`` (and optionally ``EXTRAS``, a dict); a failure is a record with a status and a message,
 never an exception.
 """
 
@@ -19,6 +19,10 @@ from gridsim.results import CAUSES
 #: unserved MW, number of islands, number of overloaded branches after the response, status, message, time
 CASE_COLUMNS: tuple[str, ...] = ("unserved_mw", *(f"unserved_{c}_mw" for c in CAUSES), "critical_unserved_mw",
                                  "n_islands", "n_overloaded", "status", "message", "time_s")
+#: the record's optional per-case extras: a JSON-ready dict of numbers an evaluator adds beside ``CASE_COLUMNS``
+#: (e.g. a salvo draw's energy not served and unserved MW by region); stored as JSON text in the ``extras``
+#: column of the result store (``gridsim.batch.store.extras_of`` reads it back)
+EXTRAS = "extras"
 #: status of a case that raised or was stopped (besides the power-flow statuses of ``gridsim.solvers``)
 FAILED, TIMEOUT = "failed", "timeout"
 

@@ -27,7 +27,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
-from gridsim.batch.cases import CASE_COLUMNS, FAILED, TIMEOUT, CaseSpec, failed_record
+from gridsim.batch.cases import CASE_COLUMNS, EXTRAS, FAILED, TIMEOUT, CaseSpec, failed_record
 from gridsim.errors import GridsimError, did_you_mean
 
 Chunk = list[CaseSpec]
@@ -72,7 +72,10 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
 def _complete(rec: Any) -> dict[str, Any]:
     if not isinstance(rec, dict):
         return failed_record(FAILED, f"the evaluator returned {type(rec).__name__}, not a record")
-    return {c: rec.get(c, float("nan")) for c in CASE_COLUMNS}
+    out = {c: rec.get(c, float("nan")) for c in CASE_COLUMNS}
+    if isinstance(rec.get(EXTRAS), dict):
+        out[EXTRAS] = rec[EXTRAS]
+    return out
 
 
 def evaluate_one(evaluator, case: CaseSpec, time_limit_s: float | None = None) -> dict[str, Any]:

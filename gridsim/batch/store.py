@@ -5,6 +5,10 @@ every committed chunk intact and nothing half-written, so ``--resume`` skips exa
 ``meta`` table records which run the rows belong to (scenario, network, kind); resuming into a store of another
 run is refused with a ``StoreMismatch`` (a ``GridsimError``: exit code 2 on the command line). CSV and Parquet
 exports are read from the store and written atomically.
+
+Beside ``CASE_COLUMNS`` a row has ``extras``: the record's ``EXTRAS`` dict as JSON text (``{}`` when it has
+none), read back with ``extras_of``. A store written before that column existed gets it on opening (its rows
+read as ``{}``), so an old run still resumes.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from gridsim._atomic import atomic_write_bytes, atomic_write_text
-from gridsim.batch.cases import CASE_COLUMNS, CaseSpec
+from gridsim.batch.cases import CASE_COLUMNS, EXTRAS, CaseSpec
 from gridsim.errors import GridsimError
 
 #: bumped when the table layout changes (a store of another version is never resumed)
@@ -40,6 +44,24 @@ def _sql_type(column: str) -> str:
 def outages_text(case: CaseSpec) -> str:
     """A case's outage items as canonical JSON (stored with its row, compared on resume)."""
     return json.dumps([dict(item) for item in case.outages], sort_keys=True, default=str)
+
+
+def extras_text(extras: Mapping[str, Any] | None) -> str:
+    """A record's extras as canonical JSON text (``{}`` for none)."""
+    if extras is None:
+        return "{}"
+    if not isinstance(extras, Mapping):
+        raise TypeError(f"a record's {EXTRAS!r} must be a dict, got {type(extras).__name__}")
+    return json.dumps(dict(extras), sort_keys=True, default=float)
+
+
+def extras_of(text: Any) -> dict[str, Any]:
+    """The extras dict of a stored row's ``extras`` text (``{}`` for none, empty or missing)."""
+    if isinstance(text, Mapping):
+        return dict(text)
+    if text is None or (isinstance(text, float) and math.isnan(text)) or not str(text).strip():
+        return {}
+    return json.loads(str(text))
 
 
 def _value(column: str, value: Any) -> Any:
@@ -73,8 +95,23 @@ class ResultStore:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             self.conn.execute(f"CREATE TABLE IF NOT EXISTS results (case_id TEXT PRIMARY KEY, outages TEXT NOT "
-                              f"NULL, {cols}, written_at REAL NOT NULL)")
+                              f"NULL, {cols}, written_at REAL NOT NULL, {EXTRAS} TEXT)")
+            self._add_extras_column()
             self._claim(resume)
+
+    def _add_extras_column(self) -> None:
+        """A store from before the ``extras`` column: add it (old rows read as ``{}``)."""
+        have = {row[1] for row in self.conn.execute("PRAGMA table_info(results)")}
+        missing = [c for c in ("case_id", "outages", *CASE_COLUMNS) if c not in have]
+        if missing:
+            raise StoreMismatch(f"{self.path} is not a gridsim result store of this version (no column "
+                                f"{', '.join(missing)}); choose another output folder or delete it")
+        if EXTRAS not in have:
+            try:
+                self.conn.execute(f"ALTER TABLE results ADD COLUMN {EXTRAS} TEXT")
+            except sqlite3.OperationalError as exc:
+                raise StoreMismatch(f"{self.path} predates the 'extras' column and cannot be upgraded ({exc}); "
+                                    "run without --resume into another output folder") from exc
 
     # -- identity ----------------------------------------------------------------------------------------
     def _claim(self, resume: bool) -> None:
@@ -98,23 +135,26 @@ class ResultStore:
     def write(self, rows: Iterable[tuple[CaseSpec, Mapping[str, Any]]]) -> int:
         """Insert (or replace) the records of a chunk of cases in one transaction; returns how many."""
         now = time.time()
-        values = [(case.case_id, outages_text(case), *(_value(c, rec.get(c)) for c in CASE_COLUMNS), now)
-                  for case, rec in rows]
-        marks = ", ".join("?" * (len(CASE_COLUMNS) + 3))
+        values = [(case.case_id, outages_text(case), *(_value(c, rec.get(c)) for c in CASE_COLUMNS), now,
+                   extras_text(rec.get(EXTRAS))) for case, rec in rows]
+        names = ", ".join(f'"{c}"' for c in ("case_id", "outages", *CASE_COLUMNS, "written_at", EXTRAS))
+        marks = ", ".join("?" * (len(CASE_COLUMNS) + 4))
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.executemany(f"INSERT OR REPLACE INTO results VALUES ({marks})", values)
+            self.conn.executemany(f"INSERT OR REPLACE INTO results ({names}) VALUES ({marks})", values)
         return len(values)
 
     def count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM results").fetchone()[0])
 
     def frame(self, case_ids: Iterable[str] | None = None) -> pd.DataFrame:
-        """The rows as a DataFrame indexed by ``case_id`` (``outages`` as JSON text, then ``CASE_COLUMNS``),
-        in the order of ``case_ids`` when given (ids without a row are left out), else by ``case_id``."""
-        cols = ", ".join(f'"{c}"' for c in CASE_COLUMNS)
+        """The rows as a DataFrame indexed by ``case_id`` (``outages`` as JSON text, then ``CASE_COLUMNS``, then
+        ``extras`` as JSON text: ``extras_of`` reads it), in the order of ``case_ids`` when given (ids without a
+        row are left out), else by ``case_id``."""
+        cols = ", ".join(f'"{c}"' for c in (*CASE_COLUMNS, EXTRAS))
         df = pd.read_sql_query(f"SELECT case_id, outages, {cols} FROM results ORDER BY case_id", self.conn,
                                index_col="case_id")
+        df[EXTRAS] = df[EXTRAS].fillna("{}").astype(str)
         for c in CASE_COLUMNS:
             if c not in _TEXT:
                 df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)

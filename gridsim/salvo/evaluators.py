@@ -7,11 +7,12 @@
 - ``TimelineEvaluator``: each draw through ``gridsim.timeline.simulate_timeline`` (the scenario's timeline, the
   draw's hits striking at ``attack.at_h`` and coming back after their repair time), so repairs count. The batch
   record holds the peak step's numbers (``unserved_mw``, critical MW, causes); the energy not served of the
-  draw goes into the record's ``message`` as ``ens_mwh=<number>`` (the batch store has no column for it: see
-  docs/salvo.md), read back by ``ens_of``.
+  draw goes into the record's extras as ``ens_mwh``.
 
-Both add the draw's unserved MW by region to the record's message as ``regions_mw={"A": 1.5, ...}`` (read back
-by ``regions_of``), for the map of unserved demand by region: the batch record has no column for it.
+Both put the draw's unserved MW by region into the record's extras as ``regions_mw`` (``{"A": 1.5, ...}``),
+for the map of unserved demand by region. The extras are the batch store's JSON ``extras`` column
+(``gridsim.batch.store``); ``ens_of`` and ``regions_of`` read them back from a stored row (and, for a store
+written by an older gridsim, from the ``ens_mwh=…; regions_mw={…}`` tags it put into the message).
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from gridsim.batch.cases import FAILED, CaseSpec, failed_record, outage_models, record_of
+from gridsim.batch.cases import EXTRAS, FAILED, CaseSpec, failed_record, outage_models, record_of
 from gridsim.batch.fast import FastDCEvaluator
+from gridsim.batch.store import extras_of
 
-ENS_TAG = "ens_mwh="
-REGIONS_TAG = "regions_mw="
-_ENS = re.compile(r"ens_mwh=([-+0-9.eE]+|nan)")
-_REGIONS = re.compile(r"regions_mw=(\{[^}]*\})")
+ENS, REGIONS = "ens_mwh", "regions_mw"
+#: the tags of stores written before the extras column (read only)
+_LEGACY_ENS = re.compile(r"ens_mwh=([-+0-9.eE]+|nan)")
+_LEGACY_REGIONS = re.compile(r"regions_mw=(\{[^}]*\})")
 
 
 class SalvoFastEvaluator(FastDCEvaluator):
@@ -48,7 +50,7 @@ class SalvoFastEvaluator(FastDCEvaluator):
             self._region_names, self._load_region = np.unique(names, return_inverse=True)
         by_region = np.bincount(self._load_region, weights=st.isolated + st.deficit + st.network,
                                 minlength=len(self._region_names))
-        rec["message"] = _with_regions(rec["message"], dict(zip(self._region_names, by_region)))
+        rec[EXTRAS] = {REGIONS: _regions(dict(zip(self._region_names, by_region)))}
         return rec
 
 
@@ -73,22 +75,27 @@ class TimelineEvaluator:
         rec = record_of(result, time.perf_counter() - t0)
         ens = float(result.summary["energy_not_served_mwh"])
         regions = result.regions["unserved_mw"].astype(float).to_dict() if len(result.regions) else {}
-        rec["message"] = _with_regions(f"{ENS_TAG}{ens!r}; {rec['message']}"[:500], regions)
+        rec[EXTRAS] = {ENS: ens, REGIONS: _regions(regions)}
         return rec
 
 
-def _with_regions(message: str, regions: dict) -> str:
-    text = json.dumps({str(k): round(float(v), 3) for k, v in regions.items()}, separators=(",", ":"))
-    return f"{REGIONS_TAG}{text}; {message}"
+def _regions(regions: dict) -> dict[str, float]:
+    return {str(k): round(float(v), 3) for k, v in regions.items()}
 
 
-def regions_of(message: Any) -> dict[str, float]:
-    """The unserved MW by region a salvo evaluator's record carries in its message ({} if none)."""
-    m = _REGIONS.search(str(message or ""))
+def regions_of(extras: Any, message: Any = None) -> dict[str, float]:
+    """The unserved MW by region of a stored salvo row (its ``extras``; ``message`` for an older store)."""
+    got = extras_of(extras).get(REGIONS)
+    if got is not None:
+        return {str(k): float(v) for k, v in got.items()}
+    m = _LEGACY_REGIONS.search(str(message or ""))
     return json.loads(m.group(1)) if m else {}
 
 
-def ens_of(message: Any) -> float:
-    """The energy not served a ``TimelineEvaluator`` record carries in its message (nan if none)."""
-    m = _ENS.search(str(message or ""))
+def ens_of(extras: Any, message: Any = None) -> float:
+    """The energy not served of a stored ``TimelineEvaluator`` row (nan if none)."""
+    got = extras_of(extras).get(ENS)
+    if got is not None:
+        return float(got)
+    m = _LEGACY_ENS.search(str(message or ""))
     return float(m.group(1)) if m else math.nan

@@ -131,11 +131,11 @@ def _draw_rows(df: pd.DataFrame, block: list[tuple[int, Hits]], plan: AttackPlan
                 "unserved_network_mw"):
         out[col] = rec[col].to_numpy(float)
     if plan.timeline:
-        out["ens_mwh"] = [ens_of(m) for m in rec["message"]]
+        out["ens_mwh"] = [ens_of(x, m) for x, m in zip(rec["extras"], rec["message"])]
     out["status"] = rec["status"].to_numpy()
     failed = rec["status"].isin(("failed", "timeout", "died")).to_numpy()
     out["message"] = np.where(failed, rec["message"].astype(str).to_numpy(), "")
-    out["_regions"] = [regions_of(m) for m in rec["message"]]
+    out["_regions"] = [regions_of(x, m) for x, m in zip(rec["extras"], rec["message"])]
     return out
 
 

@@ -95,7 +95,7 @@ class PolicyEvaluator:
         for k, row in df.iterrows():
             self.cache[str(k)] = {"unserved_mw": float(row["unserved_mw"]),
                                   "critical_unserved_mw": float(row["critical_unserved_mw"]),
-                                  "ens_mwh": ens_of(row["message"])}
+                                  "ens_mwh": ens_of(row["extras"], row["message"])}
         self.evaluated += len(cases)
 
 
