@@ -273,6 +273,23 @@ def test_lazy_lp_adds_few_limit_rows_and_finds_the_full_optimum():
     assert lazy.lp.total_rows_added <= lazy.lp.n_cases * m // 10  # measured: 8 per case on average
 
 
+def test_exact_lp_skips_the_reference_where_the_choice_of_loads_cannot_matter():
+    """case118 as published (every load priority 2, none critical, equal weights): the loads the warm LP sheds
+    may differ from simulate()'s, but no number of the record can, so the reference LP never runs; the cases
+    that shed load still equal simulate()."""
+    sc = scenario(CASE118)
+    fast = FastDCEvaluator(sc)
+    assert not fast.model.critical.any()
+    cases = single_cases(fast.model.base, ("branch",))
+    recs = fast.evaluate_many(cases)
+    assert fast.lp.reference.n_solves == 0 and fast.lp.warm.n_cases >= 10
+    shed = [i for i, r in enumerate(recs) if r["unserved_network_mw"] > 1e-6]
+    assert len(shed) >= 2
+    ref = SimulateEvaluator(sc, fast.model.base)
+    picked = shed + [0, 1]
+    assert_same([recs[i] for i in picked], [ref.evaluate(cases[i]) for i in picked], [cases[i] for i in picked])
+
+
 @pytest.mark.parametrize("fields", [{"solver": "ac"}, {"response": "cascade"}])
 def test_other_solvers_and_responses_point_to_the_reference(fields):
     sc = scenario(CASE24).model_copy(update=fields)

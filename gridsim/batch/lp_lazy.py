@@ -34,6 +34,7 @@ class LazyShedLP:
         self.flow = flow if flow is not None else DCFlow(pm)
         self.weights = shed_weights(pm, shedding)
         self.h = _quiet_highs(highspy)
+        self.h.setOptionValue("presolve", "off")   # the LPs are small; presolve costs more than it saves
         self._highspy = highspy
         self._full: ShedLP | None = None
         self.n_solves = 0

@@ -85,9 +85,14 @@ class ReferenceLP:
 
 
 class ExactLP:
-    """The warm-started LP (only the branch limits that bind, ``gridsim.batch.lp_lazy``) first; islands where it sheds load are solved again by ``ReferenceLP``, so that the
-    loads that lose supply (not only how much) are those ``simulate()`` picks. Most LP cases only re-dispatch
-    (no shed) and never reach the slower reference."""
+    """The warm-started LP (only the branch limits that bind, ``gridsim.batch.lp_lazy``) first; islands where it
+    sheds load are solved again by ``ReferenceLP``, so that the loads that lose supply (not only how much) are
+    those ``simulate()`` picks. Most LP cases only re-dispatch (no shed) and never reach the slower reference.
+
+    The reference is skipped too where the choice of loads cannot change the record: every shedding load of the
+    re-dispatched islands has the same weight and none is critical (priority 1). The record then has critical
+    MW 0 there either way, and with equal weights the total shed is the unique minimum (a unit's cost, at most
+    ``COST_EPSILON`` of a MW of shed, never buys more shed), so the totals by cause are the same too."""
 
     def __init__(self, pm, shedding: str, flow=None):
         from gridsim.batch.lp_lazy import LazyShedLP
@@ -103,6 +108,10 @@ class ExactLP:
     def solve(self, st, lp_islands: np.ndarray, gen_on: np.ndarray, limit: np.ndarray) -> LPResult:
         res = self.warm.solve(st, lp_islands, gen_on, limit)
         free = (st.load_island >= 0) & lp_islands[np.maximum(st.load_island, 0)]
-        if res.ok and not (res.shed[free] > 1e-9).any():
+        if res.ok and (not (res.shed[free] > 1e-9).any() or self._choice_irrelevant(free)):
             return res
         return self.reference.solve(st, lp_islands, gen_on, limit)
+
+    def _choice_irrelevant(self, free: np.ndarray) -> bool:
+        w = self.warm.weights[free]
+        return not self.pm.critical[free].any() and (not len(w) or bool(w.min() == w.max()))
