@@ -4,7 +4,7 @@ cases on one prepared model, without a copy of the network per case.
 A case is masks on the ``PreparedModel`` (``gridsim.batch.model``); its islands and balance come from
 ``gridsim.batch.state`` (the rules of ``gridsim.topology`` and ``gridsim.balance``), its flows from one
 factorisation (``gridsim.batch.dcflow``), and an island with an overload is re-dispatched by the warm-started
-shedding LP (``gridsim.batch.lp``), its shed split into ``deficit`` and ``network`` as
+shedding LP (``gridsim.batch.lp_lazy``, ``lp_reference``), its shed split into ``deficit`` and ``network`` as
 ``gridsim.solvers.response`` splits it. ``evaluate_many`` does the single-branch cases that keep the grid in
 one piece and need no LP all at once (one PTDF column per case, vectorised). ``SimulateEvaluator``
 (``gridsim.batch.cases``) is the definition of the right answer; tests/test_batch_fast.py keeps them equal.
@@ -75,6 +75,8 @@ class FastDCEvaluator:
         self._threshold = pm.detect_limit * (1.0 + OVERLOAD_MARGIN_PCT / 100.0)
         self.notes = _notes(scenario)
         self._base_record = self._record(self.base, 0, self.notes)
+        if self.optimal:    # part of preparing: importing HiGHS (~0.1 s) is not paid by the first LP case
+            self.lp  # noqa: B018
 
     # -- public ----------------------------------------------------------------------------------------------
     def evaluate(self, case: CaseSpec) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """The evaluators a salvo's draws run on (``gridsim.batch`` evaluators: ``cls(scenario, net=None)`` with
 ``evaluate(case)``, importable so that worker processes can build them).
 
-- ``SalvoFastEvaluator``: the batch engine's ``FastDCEvaluator`` with the warm-started shedding LP
-  (``lp="highs"``), 2-3x faster than its default on salvo draws (which shed load in most islands); the shed per
-  island is the same, and tests/test_salvo.py checks unserved and critical MW against ``simulate()``.
+- ``SalvoFastEvaluator``: the batch engine's ``FastDCEvaluator`` with the shedding LP of only the limits that bind
+  (``lp="highs"``, without ``optimal_shed``'s reference where load is shed), faster than its default on salvo
+  draws (which shed load in most islands); the shed per island is the same, and tests/test_salvo.py checks unserved and critical MW against ``simulate()``.
 - ``TimelineEvaluator``: each draw through ``gridsim.timeline.simulate_timeline`` (the scenario's timeline, the
   draw's hits striking at ``attack.at_h`` and coming back after their repair time), so repairs count. The batch
   record holds the peak step's numbers (``unserved_mw``, critical MW, causes); the energy not served of the
