@@ -87,7 +87,7 @@ def bench_network(key: str, network: str, sample: int, repeat: int = 3) -> None:
     cases = branch_cases(fast.model.base)
     print(f"\n== {key}: {len(cases)} single branches, solver dc, response optimal, shedding proportional "
           f"(model prepared in {prep:.2f} s)")
-    rates, recs, n_lp, warm = {}, None, 0, {}
+    rates, recs, n_lp, warm, rows = {}, None, 0, {}, "no LP"
     for engine in ("exact", "highs", "reference"):
         ev = fast if engine == fast.lp_engine else FastDCEvaluator(sc, fast.model.base, lp=engine)
         times, cpu = [], []
@@ -101,6 +101,11 @@ def bench_network(key: str, network: str, sample: int, repeat: int = 3) -> None:
                                       f"{len(cases) / min(times):.0f}/s best of {len(times)} passes (LPs warm)")
         recs = recs or got
         n_lp = n_lp if engine != "highs" else (ev._lp.n_solves // len(times) if ev._lp is not None else 0)
+        if engine == "highs" and ev._lp is not None:
+            lazy = ev._lp
+            rows = (f"{lazy.n_cases // len(times)} cases, {lazy.total_rows_added / max(lazy.n_cases, 1):.1f} "
+                    f"limit rows added per case on average, {lazy.max_rows_added} at most, of "
+                    f"{fast.model.n_branch} branches")
     split = sum(r["n_islands"] > 1 for r in recs)
     shed = sum(r["unserved_network_mw"] > 1e-6 for r in recs)
     picked = random.Random(0).sample(range(len(cases)), min(sample, len(cases)))
@@ -115,7 +120,8 @@ def bench_network(key: str, network: str, sample: int, repeat: int = 3) -> None:
             rates[name], skipped[name] = fn(fast, sample)
         except Exception as exc:  # noqa: BLE001 -- a missing or broken reference is reported, not fatal
             print(f"  {name}: not measured ({type(exc).__name__}: {exc})")
-    print(f"  {split} cases split the grid, {shed} shed load for the network, {n_lp} LPs a pass (highs engine)")
+    print(f"  {split} cases split the grid, {shed} shed load for the network, {n_lp} LPs a pass (highs engine: "
+          f"{rows})")
     print(f"  simulate() sample of {len(picked)}: {'same numbers' if same else 'DIFFERENT NUMBERS'}")
     best = rates[f"fast (lp={fast.lp_engine})"]
     print(f"  {'':28s}{'cases/s':>10s}{'exact / it':>11s}  notes")
