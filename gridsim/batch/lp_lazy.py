@@ -4,7 +4,9 @@ Per case, the LP has only the re-dispatched islands' units and loads as columns 
 row per island (``sum pg + sum shed = sum demand``) and, at first, a limit row only for the branches overloaded
 before the response. Its solution's flows are computed on the whole case network (the factorisation of
 ``gridsim.batch.dcflow``); every branch past its limit gets its row (post-outage PTDF, see ``_ptdf_rows``) and
-HiGHS re-solves from the previous basis, until no limit is violated. The last LP is a relaxation of the full LP
+HiGHS re-solves from the previous basis, until no limit is violated. A case with the same columns and islands as
+the one before (most single-branch cases that keep the grid whole) starts from that case's model and basis, its
+limit rows deleted. The last LP is a relaxation of the full LP
 whose optimum is feasible for the full LP, hence an optimum of it: the same minimum (priority-weighted) shed.
 tests/test_batch_fast.py keeps it equal to ``simulate()`` and counts the rows it adds.
 """
@@ -37,6 +39,7 @@ class LazyShedLP:
         self.h.setOptionValue("presolve", "off")   # the LPs are small; presolve costs more than it saves
         self._highspy = highspy
         self._full: ShedLP | None = None
+        self._key: tuple | None = None     # columns and islands of the model HiGHS holds
         self.n_solves = 0
         self.n_cases = 0            # calls of solve
         self.rows_added = 0         # limit rows of the last call
@@ -83,15 +86,21 @@ class LazyShedLP:
         ng, nl = len(gens), len(loads)
         lp.num_col_ = ng + nl
         cost = unit_costs(pm, self.weights, st, lp_islands, g_free)
-        lp.col_cost_ = np.concatenate([cost[gens], self.weights[loads]])
-        lp.col_lower_ = np.zeros(ng + nl)
-        lp.col_upper_ = np.concatenate([np.maximum(np.nan_to_num(st.gen_cap[gens]), 0.0), pm.demand[loads]])
         # one balance row per re-dispatched island: sum pg + sum shed = its demand
         isl = np.flatnonzero(lp_islands)
         row_of = np.full(len(lp_islands), -1)
         row_of[isl] = np.arange(len(isl))
         col_row = np.concatenate([row_of[st.labels[pm.gen_bus[gens]]], row_of[st.load_island[loads]]])
         demand = np.bincount(row_of[st.load_island[loads]], weights=pm.demand[loads], minlength=len(isl))
+        lo = np.zeros(ng + nl)
+        hi = np.concatenate([np.maximum(np.nan_to_num(st.gen_cap[gens]), 0.0), pm.demand[loads]])
+        cost = np.concatenate([cost[gens], self.weights[loads]])
+        key = (gens.tobytes(), loads.tobytes(), col_row.tobytes())
+        if key == self._key:    # the same columns and islands as the last case: keep its basis (warm start)
+            self._reuse(len(isl), lo, hi, cost, demand)
+            return
+        self._key = key
+        lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lo, hi
         lp.num_row_ = len(isl)
         lp.row_lower_ = lp.row_upper_ = demand
         lp.a_matrix_.format_ = hs.MatrixFormat.kColwise
@@ -99,6 +108,17 @@ class LazyShedLP:
         lp.a_matrix_.index_ = col_row.astype(np.int32)
         lp.a_matrix_.value_ = np.ones(ng + nl)
         self.h.passModel(lp)
+
+    def _reuse(self, n_balance: int, lo, hi, cost, demand) -> None:
+        """The last case's model with its limit rows deleted and this case's bounds and costs."""
+        h, n = self.h, self.h.getNumRow()
+        if n > n_balance:
+            h.deleteRows(n - n_balance, np.arange(n_balance, n, dtype=np.int32))
+        cols = np.arange(len(lo), dtype=np.int32)
+        h.changeColsBounds(len(cols), cols, lo, hi)
+        h.changeColsCost(len(cols), cols, cost)
+        rows = np.arange(n_balance, dtype=np.int32)
+        h.changeRowsBounds(n_balance, rows, demand, demand)
 
     def _outage_map(self, out: np.ndarray):
         """``(C, M, P_out)``: the flow change on every branch for injections is ``P + C @ M @ P_out`` (the
