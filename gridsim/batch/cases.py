@@ -76,12 +76,19 @@ class SimulateEvaluator:
         self.base = prepare_network(scenario, net)
 
     def evaluate(self, case: CaseSpec) -> dict[str, Any]:
-        from gridsim.simulate import simulate
-
         t0 = time.perf_counter()
         try:
             sc = self.scenario.model_copy(update={"outages": [*self.scenario.outages, *outage_models(case)]})
-            result = simulate(sc, net=self.base)
+            result = self.solve(sc)
         except Exception as exc:  # noqa: BLE001 -- a batch never dies because one case failed
             return failed_record(FAILED, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
-        return record_of(result, time.perf_counter() - t0)
+        return self.record(result, time.perf_counter() - t0)
+
+    def solve(self, scenario):
+        """The full Result of one case's scenario (subclasses solve it otherwise, e.g. over a timeline)."""
+        from gridsim.simulate import simulate
+
+        return simulate(scenario, net=self.base)
+
+    def record(self, result, time_s: float) -> dict[str, Any]:
+        return record_of(result, time_s)

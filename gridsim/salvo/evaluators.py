@@ -20,12 +20,11 @@ from __future__ import annotations
 import json
 import math
 import re
-import time
 from typing import Any
 
 import numpy as np
 
-from gridsim.batch.cases import EXTRAS, FAILED, CaseSpec, failed_record, outage_models, record_of
+from gridsim.batch.cases import EXTRAS, SimulateEvaluator, record_of
 from gridsim.batch.fast import FastDCEvaluator
 from gridsim.batch.store import extras_of
 
@@ -54,25 +53,16 @@ class SalvoFastEvaluator(FastDCEvaluator):
         return rec
 
 
-class TimelineEvaluator:
+class TimelineEvaluator(SimulateEvaluator):
     """One ``simulate_timeline`` per draw, on the scenario's prepared network."""
 
-    def __init__(self, scenario, net=None):
-        from gridsim.simulate import prepare_network
-
-        self.scenario = scenario
-        self.base = prepare_network(scenario, net)
-
-    def evaluate(self, case: CaseSpec) -> dict[str, Any]:
+    def solve(self, scenario):
         from gridsim.timeline import simulate_timeline
 
-        t0 = time.perf_counter()
-        try:
-            sc = self.scenario.model_copy(update={"outages": [*self.scenario.outages, *outage_models(case)]})
-            result = simulate_timeline(sc, net=self.base)
-        except Exception as exc:  # noqa: BLE001 -- a failed draw is a record, never the end of the run
-            return failed_record(FAILED, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
-        rec = record_of(result, time.perf_counter() - t0)
+        return simulate_timeline(scenario, net=self.base)
+
+    def record(self, result, time_s: float) -> dict[str, Any]:
+        rec = record_of(result, time_s)
         ens = float(result.summary["energy_not_served_mwh"])
         regions = result.regions["unserved_mw"].astype(float).to_dict() if len(result.regions) else {}
         rec[EXTRAS] = {ENS: ens, REGIONS: _regions(regions)}
