@@ -1,9 +1,11 @@
 """The evaluators a salvo's draws run on (``gridsim.batch`` evaluators: ``cls(scenario, net=None)`` with
 ``evaluate(case)``, importable so that worker processes can build them).
 
-- ``SalvoFastEvaluator``: the batch engine's ``FastDCEvaluator`` with the shedding LP of only the limits that bind
-  (``lp="highs"``, without ``optimal_shed``'s reference where load is shed), faster than its default on salvo
-  draws (which shed load in most islands); the shed per island is the same, and tests/test_salvo.py checks unserved and critical MW against ``simulate()``.
+- ``SalvoFastEvaluator``: the batch engine's ``FastDCEvaluator`` with the whole-model warm shedding LP
+  (``lp="full"``, without ``optimal_shed``'s reference where load is shed). Salvo draws shed load in most
+  islands and break many limits at once, so adding violated limit rows one round at a time (``lp="highs"``)
+  is about 3x slower here (bench/bench_salvo.py: 2,000 draws 7.2 s vs ~22 s on 2 workers); the shed per island
+  is the same, and tests/test_salvo.py checks unserved and critical MW against ``simulate()``.
 - ``TimelineEvaluator``: each draw through ``gridsim.timeline.simulate_timeline`` (the scenario's timeline, the
   draw's hits striking at ``attack.at_h`` and coming back after their repair time), so repairs count. The batch
   record holds the peak step's numbers (``unserved_mw``, critical MW, causes); the energy not served of the
@@ -37,7 +39,7 @@ _LEGACY_REGIONS = re.compile(r"regions_mw=(\{[^}]*\})")
 class SalvoFastEvaluator(FastDCEvaluator):
     def __init__(self, scenario, net=None):
         self._load_region = None
-        super().__init__(scenario, net, lp="highs")
+        super().__init__(scenario, net, lp="full")
 
     def _record(self, st, n_over: int, notes: list[str]) -> dict[str, Any]:
         rec = super()._record(st, n_over, notes)
