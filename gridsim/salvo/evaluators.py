@@ -4,7 +4,7 @@
 - ``SalvoFastEvaluator``: the batch engine's ``FastDCEvaluator`` with the whole-model warm shedding LP
   (``lp="full"``, without ``optimal_shed``'s reference where load is shed). Salvo draws shed load in most
   islands and break many limits at once, so adding violated limit rows one round at a time (``lp="highs"``)
-  is about 3x slower here (bench/bench_salvo.py: 2,000 draws 7.2 s vs ~22 s on 2 workers); the shed per island
+  is several times slower here (bench/bench_salvo.py, quiet machine: 2,000 draws 7.2 s vs 67 s on 2 workers); the shed per island
   is the same, and tests/test_salvo.py checks unserved and critical MW against ``simulate()``.
 - ``TimelineEvaluator``: each draw through ``gridsim.timeline.simulate_timeline`` (the scenario's timeline, the
   draw's hits striking at ``attack.at_h`` and coming back after their repair time), so repairs count. The batch
