@@ -134,3 +134,18 @@ def collapsing() -> pp.pandapowerNet:
     _gen(net, a, "G", "Plant A", 1000.0)
     _load(net, b, "L", 400.0)
     return _finish(net, {"Here": (0, 0), "There": (300, 0)})
+
+
+def charging() -> pp.pandapowerNet:
+    """A 2 MW wind unit at A feeding 1 MW at B over a 500 km, 330 kV line: the line's own charging current
+    costs about 13 MW of losses at any load (AC, B rises to 1.16 p.u.), more than the unit can give. No AC
+    operating point exists within its capacity; the lossless DC flow serves the 1 MW."""
+    net = pp.create_empty_network(name="charging")
+    a = _bus(net, "A", "Here", 0, 0, vn=330.0)
+    b = _bus(net, "B", "There", 500, 0, vn=330.0)
+    i = pp.create_line_from_parameters(net, a, b, length_km=500.0, r_ohm_per_km=0.2, x_ohm_per_km=0.3,
+                                       c_nf_per_km=12.0, max_i_ka=2.0, name="A-B")
+    net.line.at[i, "region"] = "Here"
+    _gen(net, a, "G", "Wind A", 2.0, fuel="wind")
+    _load(net, b, "L", 1.0)
+    return _finish(net, {"Here": (0, 0), "There": (500, 0)})

@@ -188,6 +188,20 @@ def test_more_damage_never_serves_more(run):
     check()
 
 
+@pytest.mark.parametrize("response", ["none", "optimal", "cascade"])
+def test_ac_island_whose_losses_exceed_its_capacity_falls_back_to_dc(run, response):
+    """A 2 MW unit cannot cover the ~13 MW its 500 km line's charging current costs at any load: no AC state
+    within its capacity exists. Before the fix the slack was reported 9-12 MW above capacity (the invariants
+    check in ``run`` failed); now the island gets its DC answer, labelled."""
+    r = run(grids.charging(), solver="ac", response=response)
+    isl = r.islands.loc[0]
+    assert isl["status"] == "fallback-dc"
+    assert "no AC operating point within its units' capacity" in isl["message"]
+    assert r.generators.at["G", "p_mw"] <= 2.0 + 1e-9
+    assert r.loads.at["L", "served_mw"] == pytest.approx(1.0)      # the lossless DC answer
+    assert r.unserved_mw == pytest.approx(0.0, abs=1e-9)
+
+
 def test_ac_divergence_is_a_status_with_dc_fallback(run, make_scenario, tmp_path):
     r = run(grids.collapsing(), solver="ac", response="none")
     assert r.status == "fallback-dc"

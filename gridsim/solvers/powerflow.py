@@ -203,14 +203,12 @@ def solve_ac(net, islands: Islands, bal: Balance, method: str = "proportional",
     """AC power flow (DC fallback per island). With ``rebalance``, islands whose slack must exceed its
     capacity to cover the losses are re-balanced with the measured losses and solved again (at most three
     rounds); without it the caller handles that (the optimal response does)."""
+    base = bal
     flow = _solve(net, islands, bal, ac=True)
     for _ in range(6 if rebalance else 0):
         redo = {}
-        for isl in islands.energised:
-            if flow.status[isl.id] != "converged" or not len(isl.loads):
-                continue
-            cap = float(net.gen.at[isl.slack, "max_p_mw"])
-            if flow.gen_p_mw.at[isl.slack] <= cap + SLACK_TOLERANCE_MW:
+        for isl in _slack_short(net, islands, flow):
+            if not len(isl.loads):
                 continue
             served = float(bal.served_mw.loc[isl.loads].sum())
             losses = float(flow.gen_p_mw.loc[isl.gens].sum()) - served
@@ -219,7 +217,65 @@ def solve_ac(net, islands: Islands, bal: Balance, method: str = "proportional",
             break
         bal = _rebalance(net, islands, bal, method, redo)
         flow = _solve(net, islands, bal, ac=True)
+    if rebalance:
+        short = _slack_short(net, islands, flow)
+        if short:
+            bal = _restore(islands, bal, base, [isl.id for isl in short])
+            flow = fallback_dc(net, islands, bal, flow, short)
     return flow, bal
+
+
+def _slack_short(net, islands: Islands, flow: Flow) -> list:
+    """Energised islands solved in AC whose slack runs above its available capacity."""
+    out = []
+    for isl in islands.energised:
+        if flow.status[isl.id] != "converged":
+            continue
+        cap = float(net.gen.at[isl.slack, "max_p_mw"])
+        if flow.gen_p_mw.at[isl.slack] > cap + SLACK_TOLERANCE_MW:
+            out.append(isl)
+    return out
+
+
+def fallback_dc(net, islands: Islands, bal: Balance, flow: Flow, short: list) -> Flow:
+    """Islands with no AC operating point within their units' capacity (the losses alone exceed it, even with
+    the load shed the rebalance rounds allow: long, lightly loaded lines far above their voltage band) fall
+    back to the DC power flow of ``bal``, as islands whose AC power flow does not converge do; the message
+    says why. The other islands keep their AC results."""
+    work = _prepare(net, islands, bal)
+    bus_on = work.bus["in_service"].copy()
+    for isl in short:
+        cap = float(net.gen.loc[isl.gens, "max_p_mw"].sum())
+        served = max(0.0, float(flow.gen_p_mw.loc[isl.gens].sum()) - flow.losses_mw.get(isl.id, 0.0))
+        why = (f"AC: losses of {flow.losses_mw.get(isl.id, 0.0):.1f} MW at {served:.1f} MW served exceed the "
+               f"island's available capacity of {cap:.1f} MW (voltages {flow.vm_pu.loc[isl.buses].min():.2f}-"
+               f"{flow.vm_pu.loc[isl.buses].max():.2f} p.u.): no AC operating point within its units' capacity")
+        work.bus["in_service"] = False
+        work.bus.loc[isl.buses, "in_service"] = bus_on.loc[isl.buses]
+        try:
+            _run(work, False)
+        except Exception as exc:   # noqa: BLE001
+            flow.status[isl.id] = "diverged"
+            flow.messages[isl.id] = f"{why}; DC: {type(exc).__name__}: {exc}"
+            continue
+        _read(work, flow, isl.buses)
+        flow.losses_mw[isl.id] = 0.0
+        flow.status[isl.id] = "fallback-dc"
+        flow.messages[isl.id] = why
+    return flow
+
+
+def _restore(islands: Islands, bal: Balance, base: Balance, ids: list[int]) -> Balance:
+    """``bal`` with the islands ``ids`` as they were in ``base`` (before any loss allowance was added)."""
+    served, gen_p, deficit = bal.served_mw.copy(), bal.gen_p_mw.copy(), bal.deficit_mw.copy()
+    used = dict(bal.loss_allowance)
+    for i in ids:
+        isl = islands.islands[i]
+        served.loc[isl.loads] = base.served_mw.loc[isl.loads]
+        gen_p.loc[isl.gens] = base.gen_p_mw.loc[isl.gens]
+        deficit.loc[isl.loads] = base.deficit_mw.loc[isl.loads]
+        used[i] = base.loss_allowance.get(i, 0.0)
+    return Balance(bal.demand_mw, served, bal.isolated_mw, deficit, gen_p, used)
 
 
 def _rebalance(net, islands: Islands, bal: Balance, method: str, allowance: dict[int, float]) -> Balance:

@@ -27,7 +27,7 @@ from gridsim.dispatch import unit_cost
 from gridsim.solvers.dcmodel import build_dc_model
 from gridsim.solvers.limits import diagnose, record_violations
 from gridsim.solvers.optimal import optimal_shed
-from gridsim.solvers.powerflow import Flow
+from gridsim.solvers.powerflow import Flow, fallback_dc
 from gridsim.solvers.ratings import Ratings
 from gridsim.solvers.reactive import reactive_measures
 from gridsim.solvers.voltage import IslandAC, relieve_voltage
@@ -124,12 +124,16 @@ def respond_optimal(net, islands, bal, scenario, solve) -> Outcome:
 def _capacity_guard(net, islands, flow, st, ratings, shedding: str, solve, notes: list[str]):
     """Last resort for an island whose losses still push a unit past its capacity after the rounds: shed
     the excess (with a margin) in proportion across the island and solve again, so that no unit is ever
-    reported above its available capacity."""
-    for _ in range(4):
+    reported above its available capacity. An island whose losses exceed its capacity even with all its load
+    shed has no AC operating point: it gets its DC answer (``_guard_fallback``), and its status
+    (``fallback-dc``) and message say so."""
+    for round_ in range(5):
         short = {i: p.slack_short_mw for i, p in diagnose(net, islands, flow, ratings, st.bal).items()
                  if p.slack_short_mw > 0}
         if not short:
             return flow
+        if round_ == 4:
+            return _guard_fallback(net, islands, flow, st, ratings, shedding, list(short), notes)
         for isl_id, mw in short.items():
             isl = islands.islands[isl_id]
             served = st.bal.served_mw.loc[isl.loads].to_numpy(dtype=float)
@@ -142,6 +146,22 @@ def _capacity_guard(net, islands, flow, st, ratings, shedding: str, solve, notes
             notes.append(f"island {isl_id}: a unit ran {mw:.1f} MW above its capacity to cover the losses; shed "
                          f"{cut:.1f} MW across the island")
         flow, st.bal = solve(net, islands, st.bal, shedding, rebalance=False)
+    return flow
+
+
+def _guard_fallback(net, islands, flow, st, ratings, shedding: str, ids: list[int], notes: list[str]):
+    """Islands with no AC operating point within their capacity: their DC answer, as ``solver: dc`` gives it
+    (no loss allowance, no AC voltage limits; the DC shedding LP within the ratings), then their DC flows."""
+    model = build_dc_model(net, rating=ratings.rating, emergency_factor=ratings.emergency_factor)
+    short = [islands.islands[i] for i in ids]
+    st.limit = st.limit.copy()
+    for isl in short:
+        st.allowance[isl.id] = 0.0
+        st.limit.loc[isl.loads] = st.bal.demand_mw.loc[isl.loads]
+        _lp_island(net, isl, st, model, shedding, notes)
+    flow = fallback_dc(net, islands, st.bal, flow, short)
+    for i in ids:
+        notes.append(f"island {i}: {flow.messages.get(i, '')}; its DC answer is reported")
     return flow
 
 
