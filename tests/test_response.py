@@ -29,6 +29,9 @@ def test_triangle_none_response_only_reports_the_overload(run):
     assert r.unserved_mw == 0.0
     assert r.branches.at["A-C", "loading_percent"] == pytest.approx(100 / 60 * 100, rel=1e-6)
     assert [b["name"] for b in r.summary["overloaded_branches"]] == ["A-C"]
+    # the status is the power flow's; what the state violates is named in the island's message
+    assert r.islands.loc[0, "status"] == "converged"
+    assert "no action taken (response none)" in r.islands.loc[0, "message"] and "A-C" in r.islands.loc[0, "message"]
 
 
 def test_triangle_rating_choice_and_emergency_factor(run):

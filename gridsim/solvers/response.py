@@ -25,7 +25,7 @@ import pandas as pd
 from gridsim.balance import Balance, _priority
 from gridsim.dispatch import unit_cost
 from gridsim.solvers.dcmodel import build_dc_model
-from gridsim.solvers.limits import diagnose, record_violations
+from gridsim.solvers.limits import describe, diagnose, record_violations
 from gridsim.solvers.optimal import optimal_shed
 from gridsim.solvers.powerflow import Flow, fallback_dc
 from gridsim.solvers.ratings import Ratings
@@ -56,8 +56,16 @@ class Outcome:
 
 
 def respond_none(net, islands, bal, scenario, solve) -> Outcome:
+    """No operator action: the solved state as it is. What it violates (overloads, voltages out of band) is
+    named in each island's message; the status stays the power flow's (``converged``: it solved)."""
     flow, bal = solve(net, islands, bal, scenario.shedding)
-    return Outcome(net, islands, bal, flow, _ratings(net, scenario))
+    ratings = _ratings(net, scenario)
+    for isl_id, p in diagnose(net, islands, flow, ratings, bal).items():
+        if p.diverged:
+            continue            # the message already says why AC did not run
+        text = "violates, no action taken (response none): " + describe(net, p)
+        flow.messages[isl_id] = f"{flow.messages[isl_id]}; {text}" if flow.messages.get(isl_id) else text
+    return Outcome(net, islands, bal, flow, ratings)
 
 
 def _ratings(net, scenario) -> Ratings:
