@@ -296,7 +296,7 @@ class Newton:
         self._system = None
 
     def __call__(self, ybus, v0: np.ndarray, sbus: np.ndarray, ref: int, pv: np.ndarray, pq: np.ndarray,
-                 system=None):
+                 system=None, max_iteration: int = MAX_ITERATION):
         """(V, converged) for the buses ``pv`` and ``pq`` around the slack bus ``ref``; ``system`` (optional)
         names the (matrix, buses) so that repeated solves of one system keep the solver's analysis."""
         weights = np.zeros(len(v0))
@@ -305,7 +305,7 @@ class Newton:
         if system is None or system != self._system:   # a new system: without a reset, a reused solver is 3x slower on it
             s.reset()
             self._system = system
-        s.solve(ybus, v0, sbus, np.array([ref], dtype=np.int32), weights, pv, pq, MAX_ITERATION, TOLERANCE_PU)
+        s.solve(ybus, v0, sbus, np.array([ref], dtype=np.int32), weights, pv, pq, max_iteration, TOLERANCE_PU)
         self.runs += 1
         ok = bool(s.converged())
         return (s.get_Vm() * np.exp(1j * s.get_Va()) if ok else None), ok

@@ -9,11 +9,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from gridsim.batch.acnet import MAX_ITERATION
 from gridsim.solvers.limits import REACTIVE_SHARE
 from gridsim.solvers.powerflow import SLACK_TOLERANCE_MW
 from gridsim.solvers.response import AC_ROUNDS, VOLTAGE_TRIES
 from gridsim.solvers.voltage import VM_MAX_PU, VM_MIN_PU, ACState, IslandAC, relieve_voltage
 
+#: the relief's warm starts: a converged state whose served demand scaled by at most this much (relative) is
+#: the run's served demand may start it
+WARM_NEAR = 0.1
+#: a warm-started run whose solution moved further than this from its start (p.u., any bus) is run again from
+#: the DC start (it may have found another root of the AC equations)
+WARM_MOVE_PU = 0.1
+#: and one that has not converged after this many iterations (from a good start Newton needs 2-4)
+WARM_MAX_ITERATION = 8
 #: a loading above 100 % by more than this (percent) is an overload (``Ratings.overloaded``)
 OVERLOAD_MARGIN_PCT = 1e-6
 
@@ -91,7 +100,8 @@ class ACCase:
 
     # -- AC --------------------------------------------------------------------------------------------------
     def island(self, k: int) -> tuple:
-        """(units, slack bus, buses, PV buses, PQ buses, start magnitudes) of the ``k``-th energised island."""
+        """(units, slack bus, buses, PV buses, PQ buses, start magnitudes, regulated buses, loads, their buses,
+        the units' buses, the loads' Q/P) of the ``k``-th energised island."""
         got = self._islands_data.get(k)
         if got is None:
             pm, st = self.pm, self.st
@@ -105,32 +115,34 @@ class ACCase:
             vm[pm.gen_bus[gens]] = self.ac.gen_vm[gens]
             regulated = np.zeros(pm.n_bus, dtype=bool)
             regulated[pm.gen_bus[gens]] = True
+            loads = np.flatnonzero(st.load_island == isl)
             got = self._islands_data[k] = (gens, ref, buses, pv.astype(np.int32), pq.astype(np.int32), vm,
-                                           regulated)
+                                           regulated, loads, pm.load_bus[loads], pm.gen_bus[gens],
+                                           self.ac.load_q_per_p[loads])
         return got
 
-    def solve(self, k: int, served: np.ndarray, dispatch: np.ndarray, warm: bool = False):
+    def solve(self, k: int, served: np.ndarray, dispatch: np.ndarray, warm: bool = False, start=None):
         """AC power flow of the ``k``-th energised island: (V over all buses, converged), from pandapower's
         ``init="dc"`` start, or with ``warm`` from the island's last converged solution (the base state's at
-        first), and from the DC start again if that does not converge."""
+        first), or from ``start`` (a voltage vector) when given, and from the DC start again if that does not
+        converge: "not converged" is always the DC start's answer."""
         pm, ac = self.pm, self.ac
-        gens, ref, buses, pv, pq, vm, regulated = self.island(k)
+        gens, ref, buses, pv, pq, vm, regulated, loads, load_bus, gen_bus, q_per_p = self.island(k)
         n = pm.n_bus
-        inside = self.st.load_island == self.islands[k]
-        p_load = np.where(inside, served, 0.0)
-        p = np.bincount(pm.gen_bus[gens], weights=dispatch[gens], minlength=n) - \
-            np.bincount(pm.load_bus, weights=p_load, minlength=n)
-        q = -np.bincount(pm.load_bus, weights=p_load * ac.load_q_per_p, minlength=n)
-        mask = np.zeros(n, dtype=bool)
-        mask[buses] = True
-        p, q = np.where(mask, p, 0.0), np.where(mask, q, 0.0)
+        p_load = served[loads]              # the island's loads and units are at its buses
+        p = np.bincount(gen_bus, weights=dispatch[gens], minlength=n) - \
+            np.bincount(load_bus, weights=p_load, minlength=n)
+        q = -np.bincount(load_bus, weights=p_load * q_per_p, minlength=n)
         sbus = (p + 1j * q) / ac.base_mva
-        ok = False
-        if warm:
-            last = self.last_v[k] if self.last_v[k] is not None else self.ev.base_v
-            if last is not None:
-                v0 = np.where(regulated, vm, np.abs(last)) * np.exp(1j * np.angle(last))
-                v, ok = self.ev.newton(self.ybus, v0, sbus, ref, pv, pq, (self.serial, k))
+        ok, guarded = False, start is not None
+        if start is None and warm:
+            start = self.last_v[k] if self.last_v[k] is not None else self.ev.base_v
+        if start is not None:
+            v0 = np.where(regulated, vm, np.abs(start)) * np.exp(1j * np.angle(start))
+            v, ok = self.ev.newton(self.ybus, v0, sbus, ref, pv, pq, (self.serial, k),
+                                   WARM_MAX_ITERATION if guarded else MAX_ITERATION)
+            if ok and guarded and np.abs(v[buses] - v0[buses]).max() > WARM_MOVE_PU:
+                ok = False
         if not ok:
             balanced = p.copy()
             balanced[ref] -= p.sum()          # the DC start: the slack takes the island's mismatch
@@ -317,12 +329,24 @@ class ACCase:
         if state is None:
             return served, dispatch
         self.limit[loads] = np.minimum(self.limit[loads], new)
+        v = run.v_of(new)
+        if v is not None:
+            self.last_v[k] = v          # the re-check's warm start: this very state
         return self._attribute(k, loads, run.gens, new, run.dispatch(new))
 
 
 class _IslandRun:
     """``gridsim.solvers.voltage.IslandAC`` on this solver: ``run(served)`` re-dispatches the island in merit
-    order (``IslandAC.dispatch``, the same method) and solves it alone from the DC start."""
+    order (``IslandAC.dispatch``, the same method) and solves the island alone.
+
+    The first run (the served demand as it is) starts from pandapower's DC start, as ``IslandAC`` does. If it
+    converges, the island is not at its nose point and every later run (a lighter state: the relief only sheds)
+    starts from the converged states nearest in served demand, interpolated between the two nearest (the
+    bisections' states lie on a line), and from the DC start again where that does not converge, so a run is
+    "not converged" only where the DC start does not converge either. If the first run does not converge, every
+    run starts from the DC start (near the nose point convergence depends on the start; ``simulate()``'s runs
+    start from the DC start). A run with the same served demand as an earlier one is that run (the relief asks
+    for some states twice)."""
 
     dispatch = IslandAC.dispatch
 
@@ -343,20 +367,63 @@ class _IslandRun:
         self.served, self.dispatch_all = served, dispatch
         self.buses = np.flatnonzero(case.solved & (st.labels == isl))
         self.bus_index = pd.Index(case.ev.pp_buses(self.buses))
-        self.runs = 0
+        self.runs = self.solves = 0
+        self.warm: bool | None = None          # decided by the first run
+        self.memo: dict[bytes, tuple] = {}     # served (bytes) -> (ACState, V)
+        self._near: list[tuple[np.ndarray, np.ndarray]] = []   # converged (served, V), for warm starts
 
     def run(self, served: np.ndarray) -> ACState:
+        self.runs += 1
+        key = np.ascontiguousarray(served, dtype=float).tobytes()
+        got = self.memo.get(key)
+        if got is None:
+            got = self.memo[key] = self._solve(np.array(served, dtype=float))
+        return got[0]
+
+    def v_of(self, served: np.ndarray):
+        """The voltages of an earlier converged run with this served demand (None if there was none)."""
+        got = self.memo.get(np.ascontiguousarray(served, dtype=float).tobytes())
+        return None if got is None else got[1]
+
+    def _solve(self, served: np.ndarray) -> tuple:
         s = self.served.copy()
         s[self.load_pos] = served
         d = self.dispatch_all.copy()
         d[self.gens] = self.dispatch(served)
-        self.runs += 1
-        v, ok = self.case.solve(self.k, s, d)
+        self.solves += 1
+        v, ok = self.case.solve(self.k, s, d, start=self._start(served) if self.warm else None)
+        if self.warm is None:
+            self.warm = bool(ok)
         if not ok:
-            return ACState(False)
+            return ACState(False), None
+        if self.warm:
+            self._near.append((served, v))
         mag = np.abs(v[self.buses])
         vm = pd.Series(mag, index=self.bus_index, copy=False)
-        return ACState(True, vm, float(mag.min()), float(mag.max()), None)
+        return ACState(True, vm, float(mag.min()), float(mag.max()), None), v
+
+    def _start(self, served: np.ndarray):
+        """A warm start for ``served``: on the line between the two nearest converged states (L1 distance)
+        where ``served`` lies on it (the relief's bisections), interpolated; else the nearest converged state
+        if ``served`` is its served demand scaled by at most ``WARM_NEAR``; else None (the DC start)."""
+        near = self._near
+        if not near:
+            return None
+        dist = np.array([np.abs(served - s).sum() for s, _ in near])
+        order = np.argsort(dist, kind="stable")
+        sa, va = near[order[0]]
+        scale = max(float(np.abs(served).sum()), 1e-9)
+        if len(order) > 1:
+            sb, vb = near[order[1]]
+            step = sb - sa
+            t = float(np.dot(served - sa, step) / max(float(np.dot(step, step)), 1e-300))
+            if 0.0 <= t <= 1.0 and np.abs(sa + t * step - served).sum() <= 1e-9 * scale:
+                vm = np.abs(va) + t * (np.abs(vb) - np.abs(va))
+                return vm * np.exp(1j * (np.angle(va) + t * (np.angle(vb) - np.angle(va))))
+        c = float(np.dot(served, sa) / max(float(np.dot(sa, sa)), 1e-300))
+        if abs(c - 1.0) <= WARM_NEAR and np.abs(c * sa - served).sum() <= 1e-9 * scale:
+            return va                   # the same demand scaled (the relief's locating runs)
+        return None
 
 
 def _why(checks: list[IslandCheck]) -> str:

@@ -133,7 +133,14 @@ def locate_weak_buses(ac: IslandAC, served: np.ndarray) -> tuple[pd.Series | Non
     lighter = ac.run(served * alpha * 0.95)
     if not lighter.converged:
         return (1.0 - state.vm_pu).clip(lower=0.0), alpha, state
-    return (lighter.vm_pu - state.vm_pu).clip(lower=0.0), alpha, state
+    return _rise(lighter.vm_pu, state.vm_pu), alpha, state
+
+
+def _rise(after: pd.Series, before: pd.Series) -> pd.Series:
+    """``(after - before).clip(lower=0)``, on the arrays where both have the same buses (the usual case)."""
+    if after.index.equals(before.index):
+        return pd.Series(np.clip(after.to_numpy() - before.to_numpy(), 0.0, None), index=after.index)
+    return (after - before).clip(lower=0.0)
 
 
 def weak_loads(ac: IslandAC, sensitivity: pd.Series, state: ACState, fraction: float) -> np.ndarray:
@@ -143,10 +150,10 @@ def weak_loads(ac: IslandAC, sensitivity: pd.Series, state: ACState, fraction: f
     if fraction <= 0:
         return np.ones(len(ac.loads), dtype=bool)
     top = float(sensitivity.max())
-    weak = set(sensitivity.index[sensitivity >= fraction * top - 1e-12]) if top > 0 else set()
+    weak = [sensitivity.index[sensitivity.to_numpy() >= fraction * top - 1e-12]] if top > 0 else []
     if state.converged and state.vm_pu is not None:
-        weak |= set(state.vm_pu.index[state.vm_pu < VM_MIN_PU])
-    return np.isin(bus, list(weak))
+        weak.append(state.vm_pu.index[state.vm_pu.to_numpy() < VM_MIN_PU])
+    return np.isin(bus, np.concatenate([w.to_numpy() for w in weak])) if weak else np.zeros(len(bus), dtype=bool)
 
 
 def shed_weak_area(ac: IslandAC, served: np.ndarray, mask: np.ndarray, priority: np.ndarray,
@@ -164,12 +171,17 @@ def shed_weak_area(ac: IslandAC, served: np.ndarray, mask: np.ndarray, priority:
     if not full.converged or (strict and not full.in_band()):
         return None
     # buses below the band even with the whole area shed are not a loading problem: judge the others
-    judged = full.vm_pu.index[full.vm_pu >= VM_MIN_PU - 1e-9]
+    keep = full.vm_pu.to_numpy() >= VM_MIN_PU - 1e-9
+    judged = full.vm_pu.index[keep]
     if not len(judged):
         return None
 
     def ok(st: ACState) -> bool:
-        return st.converged and float(st.vm_pu.loc[judged].min()) >= VM_MIN_PU - 1e-9
+        if not st.converged:
+            return False
+        same = st.vm_pu.index.equals(full.vm_pu.index)
+        vm = st.vm_pu.to_numpy()[keep] if same else st.vm_pu.loc[judged].to_numpy()
+        return float(vm.min()) >= VM_MIN_PU - 1e-9
 
     lo, hi, best = 0.0, 1.0, full
     for _ in range(BISECT_STEPS):
