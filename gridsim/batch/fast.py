@@ -21,6 +21,7 @@ import numpy as np
 from gridsim.batch.cases import CASE_COLUMNS, FAILED, CaseSpec, failed_record, outage_models
 from gridsim.batch.dcflow import DCFlow
 from gridsim.batch.model import CaseMasks, PreparedModel
+from gridsim.batch.screen import ScreenColumns, SingleBranchScreen
 from gridsim.batch.state import Bridges, CaseState, case_state
 from gridsim.solvers.response import AC_ROUNDS
 
@@ -68,6 +69,8 @@ class FastDCEvaluator:
         self.flow = DCFlow(pm)
         self._lp = None
         self._bridges: Bridges | None = None
+        self._screen = SingleBranchScreen(pm)
+        self._single_cache: dict = {}
         self.empty = CaseMasks(_EMPTY, _EMPTY, _EMPTY, None, _EMPTY)
         self.base = case_state(pm, self.empty, self.method)
         self.base_flow = self.flow.flows(self.base.injection(pm))
@@ -89,18 +92,19 @@ class FastDCEvaluator:
         return rec
 
     def evaluate_many(self, cases) -> list[dict[str, Any]]:
-        """Records for ``cases`` in order; single-branch cases that need no LP are done together."""
+        """Records for ``cases`` in order; single-branch cases are screened together (``gridsim.batch.screen``)
+        and only those the screen cannot finish (an overload for the LP, a short island) go one by one."""
         cases = list(cases)
         out: list[dict[str, Any] | None] = [None] * len(cases)
-        singles: list[tuple[int, CaseMasks]] = []
+        singles: list[tuple[int, int]] = []
         for i, case in enumerate(cases):
+            k = self.single_branch(case)
+            if k is not None:
+                singles.append((i, k))
+                continue
             t0 = time.perf_counter()
             try:
-                masks = self.case_masks(case)
-                if masks.injections_unchanged and len(masks.branch_out) == 1:
-                    singles.append((i, masks))
-                    continue
-                out[i] = self.evaluate_masks(masks)
+                out[i] = self.evaluate_masks(self.case_masks(case))
                 out[i]["time_s"] = time.perf_counter() - t0
             except Exception as exc:  # noqa: BLE001 -- a batch never dies because one case failed
                 out[i] = failed_record(FAILED, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
@@ -108,7 +112,7 @@ class FastDCEvaluator:
             chunk = singles[start:start + CHUNK]
             t0 = time.perf_counter()
             try:
-                recs = self._singles([m for _, m in chunk])
+                recs = self._singles(np.array([k for _, k in chunk], dtype=np.int64))
             except Exception:  # noqa: BLE001 -- one case spoiled the block: evaluate its cases one by one
                 recs = [self.evaluate(cases[i]) for i, _ in chunk]
             dt = (time.perf_counter() - t0) / len(chunk)
@@ -116,6 +120,29 @@ class FastDCEvaluator:
                 out[i] = rec
                 rec["time_s"] = dt
         return out  # type: ignore[return-value]
+
+    def single_branch(self, case: CaseSpec) -> int | None:
+        """The model branch a case takes out when it takes out exactly one branch and nothing else (one plain
+        branch item, ``PreparedModel.branch_masks``), else None; remembered per item."""
+        if len(case.outages) != 1 or len(case.outages[0]) != 1:
+            return None
+        (kind, value), = case.outages[0].items()
+        key = (kind, type(value), value)
+        try:
+            hit = self._single_cache.get(key)
+        except TypeError:       # an unhashable value: not a plain branch item
+            return None
+        if hit is None:
+            masks = self.model.branch_masks(case.outages)
+            hit = int(masks.branch_out[0]) if masks is not None and len(masks.branch_out) == 1 else -1
+            if len(self._single_cache) < 100_000:
+                self._single_cache[key] = hit
+        return hit if hit >= 0 else None
+
+    def screen(self, branches: np.ndarray) -> ScreenColumns:
+        """Flows, islands, balance and overloads of the single-branch cases ``branches`` (model branches), all
+        at once, before any optimal response (``gridsim.batch.screen``)."""
+        return self._screen.run(self, np.asarray(branches, dtype=np.int64))
 
     def case_masks(self, case: CaseSpec) -> CaseMasks:
         """The case's masks (``PreparedModel.branch_masks`` for plain branch outages, else ``masks``)."""
@@ -134,22 +161,33 @@ class FastDCEvaluator:
         return self._respond(masks, st, flow)
 
     # -- steps -----------------------------------------------------------------------------------------------
-    def _singles(self, chunk: list[CaseMasks]) -> list[dict[str, Any]]:
-        branches = np.array([m.branch_out[0] for m in chunk])
-        flows, split = self.flow.single_outage_flows(self.base_flow, branches)
-        over = self.base_live[:, None] & (np.abs(flows) > self._threshold[:, None])
-        over[branches, np.arange(len(branches))] = False
-        n_over = over.sum(axis=0)
+    def _singles(self, branches: np.ndarray) -> list[dict[str, Any]]:
+        cols = self.screen(branches)
         recs = []
-        for j, masks in enumerate(chunk):
-            if split[j]:
-                recs.append(self.evaluate_masks(masks))
-            elif self.optimal and n_over[j]:
-                st = dataclasses.replace(self.base, branch_on=self._on_without(branches[j]))
-                recs.append(self._respond(masks, st, flows[:, j]))
+        for j, k in enumerate(branches.tolist()):
+            lp = self.optimal and cols.n_over[j] > 0
+            if cols.per_case[j] or (lp and cols.split[j]):
+                recs.append(self.evaluate_masks(self._branch_case(k)))
+            elif lp:
+                st = dataclasses.replace(self.base, branch_on=self._on_without(k))
+                recs.append(self._respond(self._branch_case(k), st, cols.flows[:, j]))
+            elif cols.split[j]:
+                recs.append(self._column_record(cols, j))
             else:   # the base case's islands and balance: its record, with this case's overloads
-                recs.append(dict(self._base_record, n_overloaded=int(n_over[j])))
+                recs.append(dict(self._base_record, n_overloaded=int(cols.n_over[j])))
         return recs
+
+    def _branch_case(self, k: int) -> CaseMasks:
+        return CaseMasks(np.array([k], dtype=np.int64), _EMPTY, _EMPTY, None, _EMPTY)
+
+    def _column_record(self, cols: ScreenColumns, j: int) -> dict[str, Any]:
+        """The record of a screened case that needs no response (``_record`` from the screen's columns)."""
+        iso, deficit, n_over = float(cols.isolated[j]), float(cols.deficit[j]), int(cols.n_over[j])
+        status = "dead" if cols.dead[j] else ("violated" if self.optimal and n_over else "converged")
+        return dict(self._base_record, unserved_mw=iso + deficit, unserved_isolated_mw=iso,
+                    unserved_deficit_mw=deficit, unserved_network_mw=0.0,
+                    critical_unserved_mw=float(cols.critical[j]), n_islands=int(cols.n_islands[j]),
+                    n_overloaded=n_over, status=status)
 
     def _on_without(self, branch: int) -> np.ndarray:
         on = np.ones(self.model.n_branch, dtype=bool)

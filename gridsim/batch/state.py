@@ -190,6 +190,29 @@ class Bridges:
                         self.size[u] += self.size[v]
         c = self.child
         self.is_bridge = (c >= 0) & (low[np.maximum(c, 0)] > self.tin[np.maximum(self.parent_of(c), 0)])
+        self.case_n_islands = self._case_n_islands()
+
+    def cut_range(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per bridge ``k``: the preorder range ``[lo, hi)`` of the buses it cuts off (``order[lo:hi]``)."""
+        w = self.child[k]
+        return self.tin[w], self.tin[w] + self.size[w]
+
+    def _case_n_islands(self) -> np.ndarray:
+        """Per branch: the islands ``find_islands`` counts with that branch out alone (``islands(k)[1]``)."""
+        pm = self.pm
+        counted = pm.bus_counted & pm.bus_active
+        out = np.full(pm.n_branch, self.n_islands, dtype=np.int64)
+        k = np.flatnonzero(self.is_bridge)
+        if not len(k):
+            return out
+        prefix = np.concatenate([[0], np.cumsum(counted[self.order])])
+        lo, hi = self.cut_range(k)
+        cut = prefix[hi] - prefix[lo]
+        per_label = np.bincount(self.labels[counted], minlength=self.n_lab)
+        side = self.labels[pm.br_from[k]]
+        whole = np.where(side >= 0, per_label[np.maximum(side, 0)], 0)
+        out[k] += (cut > 0) & (whole - cut > 0)
+        return out
 
     def parent_of(self, child: np.ndarray) -> np.ndarray:
         pm = self.pm
