@@ -159,10 +159,10 @@ def cmd_validate(args, out: Console, err: Console) -> int:
 
     for path in args.scenarios:
         scenario = load_scenario(path, network_root=args.network_root)
-        from gridsim.networks import build_network   # pandapower loads once the scenario file is read
-        from gridsim.outages import resolve_outage
+        from gridsim.networks.index import network_names   # the cached name index: no pandapower on a hit
+        from gridsim.networks.naming import resolve_outage
 
-        net = build_network(scenario.network, scenario.base_dir, scenario.load_level,
+        net = network_names(scenario.network, scenario.base_dir, scenario.load_level,
                             network_root=scenario.network_root)
         n = sum(len(m.elements) for i, o in enumerate(scenario.outages)
                 for m in resolve_outage(net, o, i, scenario.source))

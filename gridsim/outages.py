@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from gridsim.netcopy import working_copy
-from gridsim.networks.naming import Match, resolve_name, resolve_selector
+from gridsim.networks.naming import resolve_outage
+from gridsim.networks.nametables import name_tables
 
 #: pandapower tables with a single bus column, taken out with a destroyed bus (loads excepted)
 _BUS_ELEMENTS = {"gen": "bus", "sgen": "bus", "shunt": "bus", "ext_grid": "bus", "storage": "bus",
@@ -48,22 +49,14 @@ class AppliedOutages:
         return len(self.table)
 
 
-def resolve_outage(net, outage, index: int, source=None) -> list[Match]:
-    """The assets one scenario outage entry refers to (ScenarioError with location if none)."""
-    where = {"file": str(source) if source else None, "line": getattr(outage, "line", None),
-             "key": f"outages[{index}].{outage.kind}"}
-    if outage.kind == "select":
-        return resolve_selector(net, outage.select, where)
-    return [resolve_name(net, outage.kind, outage.target, where)]
-
-
 def apply_outages(net, outages: Sequence, source=None) -> tuple[object, AppliedOutages]:
     """Return a damaged copy of ``net`` (``working_copy``) and the record of what was removed.
 
     ``outages`` are scenario Outage entries (``kind``, ``target``, ``select``, ``derate``, ``line``).
     Names are resolved first, so a misspelt name fails before any work is done.
     """
-    resolved = [(o, resolve_outage(net, o, i, source)) for i, o in enumerate(outages)]
+    names = name_tables(net) if len(outages) > 1 else net   # the name view once, not once per entry
+    resolved = [(o, resolve_outage(names, o, i, source)) for i, o in enumerate(outages)]
     damaged = working_copy(net)
     damaged.load["disconnected"] = damaged.load.get("disconnected", False)
     damaged.load["disconnected"] = damaged.load["disconnected"].fillna(False).astype(bool)

@@ -14,6 +14,18 @@ sys.path.insert(0, str(HERE))   # tests/grids.py
 import grids  # noqa: E402
 
 
+@pytest.fixture(scope="session")
+def _session_cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("gridsim-cache")
+
+
+@pytest.fixture(autouse=True)
+def _name_cache(_session_cache_dir, monkeypatch):
+    """The name index (``gridsim.networks.index``) goes to a temporary folder, never the user's cache; tests
+    (and the processes they start) share it, as runs on one machine do."""
+    monkeypatch.setenv("GRIDSIM_CACHE_DIR", str(_session_cache_dir))
+
+
 @pytest.fixture
 def make_scenario():
     """Factory: make_scenario(outages=[{"unit": "G2"}], solver="dc", ...) -> Scenario."""

@@ -3,28 +3,36 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
-
-import pandapower as pp
+from typing import TYPE_CHECKING
 
 from gridsim.errors import NetworkError, did_you_mean
 from gridsim.limits import MAX_PATH_CHARS, clip, resolve_inside
 
+if TYPE_CHECKING:
+    import pandapower as pp
+
+#: name -> "module:function" that builds the built-in grid from a load level, imported on first use (so that
+#: naming a built-in, as ``gridsim validate`` does, does not import pandapower)
+BUILTIN_BUILDERS: dict[str, str] = {"dnipro-like": "gridsim.networks.synthetic:build_dnipro_like"}
 #: name -> builder(load_level) for the built-in grids. Filled lazily to keep imports cheap.
 BUILTINS: dict[str, Callable[[float], pp.pandapowerNet]] = {}
+#: suffixes of the network files ``importers.READERS`` reads (tests/test_importers.py checks they agree)
+FILE_SUFFIXES: tuple[str, ...] = (".m", ".json")
 
 
 def _builtins() -> dict[str, Callable[[float], pp.pandapowerNet]]:
     if not BUILTINS:
-        from gridsim.networks.synthetic import build_dnipro_like
-
-        BUILTINS["dnipro-like"] = build_dnipro_like
+        for name, target in BUILTIN_BUILDERS.items():
+            module, function = target.split(":")
+            BUILTINS[name] = getattr(importlib.import_module(module), function)
     return BUILTINS
 
 
 def builtin_names() -> list[str]:
-    return sorted(_builtins())
+    return sorted(BUILTIN_BUILDERS)
 
 
 def network_file(spec: str, base_dir: str | Path | None = None,
@@ -33,7 +41,7 @@ def network_file(spec: str, base_dir: str | Path | None = None,
     is a built-in or ``pandapower:<case>``. With ``network_root``, the file must lie inside that folder once
     ``..`` and symlinks are resolved. Raises NetworkError for an unknown spec or a file outside the root; does
     not read the file."""
-    builtins = _builtins()
+    builtins = BUILTIN_BUILDERS
     if spec in builtins or spec.startswith("pandapower:"):
         return None
     path = Path(spec)
@@ -60,9 +68,7 @@ def network_file(spec: str, base_dir: str | Path | None = None,
 
 
 def importers_suffixes() -> tuple[str, ...]:
-    from gridsim.networks.importers import READERS
-
-    return tuple(READERS)
+    return FILE_SUFFIXES
 
 
 def build_network(spec: str, base_dir: str | Path | None = None, load_level: float = 1.0, *,

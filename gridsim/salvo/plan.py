@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gridsim.errors import ScenarioError, did_you_mean
+from gridsim.networks.nametables import isna, name_tables
 from gridsim.scenario.schema import DERATABLE
 
 
@@ -89,6 +90,7 @@ def plan_attack(scenario, net) -> AttackPlan:
     attack = scenario.attack
     if attack is None:
         raise ScenarioError("the scenario has no `attack:` block", file=_file(scenario))
+    net = name_tables(net)     # names, regions and buses are all a plan reads (a net or its cached name index)
     assets, shares = _targets(scenario, net)
     total = float(sum(shares.values()))
     order = list(shares)
@@ -144,7 +146,7 @@ def _targets(scenario, net) -> tuple[dict, dict]:
 def _zone_assets(scenario, net, zone, z: int, assets: list[Asset], index: dict) -> list[int]:
     key = f"attack.interception.defended[{z}]"
     if zone.region is not None:
-        known = sorted({str(r) for r in net.bus["region"].dropna().astype(str)}) if "region" in net.bus else []
+        known = sorted({str(r) for r in net.bus.col("region") if not isna(r)}) if "region" in net.bus else []
         if zone.region not in known:
             raise ScenarioError(f"unknown region '{zone.region}'{did_you_mean(zone.region, known)} (regions: "
                                 f"{', '.join(known) or 'none in this network'})", **_where(scenario, key))
@@ -173,8 +175,8 @@ def _region(net, match) -> str:
     """The region of a matched asset: its first element's bus (a line's from-bus, a transformer's HV side)."""
     table, idx = match.elements[0]
     column = {"bus": None, "line": "from_bus", "trafo": "hv_bus", "impedance": "from_bus"}.get(table, "bus")
-    bus = idx if column is None else net[table].at[idx, column]
+    bus = idx if column is None else net[table].at(idx, column)
     if "region" not in net.bus:
         return ""
-    region = net.bus.at[bus, "region"]
-    return "" if region is None or (isinstance(region, float) and np.isnan(region)) else str(region)
+    region = net.bus.at(bus, "region")
+    return "" if isna(region) else str(region)
