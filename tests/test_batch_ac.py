@@ -200,3 +200,41 @@ def test_without_lightsim2grid_auto_uses_simulate(monkeypatch):
     assert choose_evaluator("auto", scenario) == "simulate"
     with pytest.raises(ValueError, match="needs lightsim2grid"):
         FastACEvaluator(scenario)
+
+
+def test_merit_order_equals_merit_dispatch():
+    from gridsim.dispatch import merit_dispatch
+    from gridsim.solvers.voltage import MeritOrder
+
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 7, 40):
+        cap = rng.uniform(-5, 100, n)
+        cost = rng.choice([1.0, 2.5, 2.5, 7.0, 30.0], n)
+        order = MeritOrder(cap, cost)
+        for target in (0.0, -3.0, 1.0, 0.5 * float(np.clip(cap, 0, None).sum()), 1e6):
+            assert np.array_equal(order(target), merit_dispatch(cap, cost, target))
+
+
+def test_relief_warm_starts_and_repeated_runs_give_the_dc_starts_answer(monkeypatch):
+    """The relief's runs after a converged first run start warm and a repeated state is not solved again: fewer
+    Newton solves, and the same record as every run from the DC start."""
+    from gridsim.batch import fast_ac_case
+
+    fast, _ = evaluators("dnipro-like")
+    case = CaseSpec("relief", ({"line": "Berezhnohrad - Dolynivtsi 110 kV"},))
+
+    def solves_and_record():
+        before, relief = fast.newton.runs, fast.paths["relief"]
+        rec = fast.evaluate(case)
+        assert fast.paths["relief"] == relief + 1 and "AC runs" in rec["message"]
+        return fast.newton.runs - before, rec
+
+    warm, rec = solves_and_record()
+    monkeypatch.setattr(fast_ac_case._IslandRun, "_start", lambda self, served: None)
+    monkeypatch.setattr(fast_ac_case._IslandRun, "v_of", lambda self, served: None)
+    monkeypatch.setattr(fast_ac_case._IslandRun, "run", lambda self, served: self._solve(np.array(served))[0])
+    cold, ref = solves_and_record()
+    assert warm < cold
+    assert rec["unserved_mw"] > 1.0
+    for c in FLOATS:
+        assert rec[c] == pytest.approx(ref[c], abs=1e-9)

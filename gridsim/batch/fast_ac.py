@@ -41,8 +41,9 @@ _EMPTY = np.zeros(0, dtype=np.int64)
 PATHS = ("exact", "lp", "relief", "simulate")
 #: where the check of each case's state starts its AC power flow: ``warm`` (the default): from the base
 #: state's solution (then the last converged one), and from pandapower's ``init="dc"`` start where that does
-#: not converge; ``dc``: always from the DC start, as simulate() does. The voltage relief's runs always start
-#: from the DC start, so that its bisections see the same convergence near the nose point as simulate()'s.
+#: not converge; ``dc``: always from the DC start, as simulate() does. The voltage relief's first run starts
+#: from the DC start; where that converges the later runs start warm (``fast_ac_case._IslandRun``), else all of
+#: them from the DC start, so that its bisections see the same convergence near the nose point as simulate()'s.
 STARTS = ("dc", "warm")
 
 
@@ -98,6 +99,8 @@ class FastACEvaluator:
 
     def state(self, masks: CaseMasks) -> CaseState:
         """The case's islands and balance; a single branch out that splits nothing leaves the base state's."""
+        if masks is self.empty and getattr(self, "base_state", None) is not None:
+            return self.base_state
         if masks.injections_unchanged and len(masks.branch_out) == 1:
             k = int(masks.branch_out[0])
             if not self.bridges.is_bridge[k]:

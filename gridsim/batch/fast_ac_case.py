@@ -348,7 +348,7 @@ class _IslandRun:
     start from the DC start). A run with the same served demand as an earlier one is that run (the relief asks
     for some states twice)."""
 
-    dispatch = IslandAC.dispatch
+    dispatch, _merit = IslandAC.dispatch, IslandAC._merit
 
     def __init__(self, case: ACCase, k: int, served, dispatch):
         from gridsim.batch.fast_ac import island_namespace
@@ -370,7 +370,12 @@ class _IslandRun:
         self.runs = self.solves = 0
         self.warm: bool | None = None          # decided by the first run
         self.memo: dict[bytes, tuple] = {}     # served (bytes) -> (ACState, V)
-        self._near: list[tuple[np.ndarray, np.ndarray]] = []   # converged (served, V), for warm starts
+        self._near_s: list[np.ndarray] = []     # converged runs' served demand and voltages, for warm starts
+        self._near_v: list[np.ndarray] = []
+        self._load_bus = pm.damaged.load["bus"].to_numpy()[self.load_pos]
+
+    def load_buses(self) -> np.ndarray:
+        return self._load_bus
 
     def run(self, served: np.ndarray) -> ACState:
         self.runs += 1
@@ -397,7 +402,8 @@ class _IslandRun:
         if not ok:
             return ACState(False), None
         if self.warm:
-            self._near.append((served, v))
+            self._near_s.append(served)
+            self._near_v.append(v)
         mag = np.abs(v[self.buses])
         vm = pd.Series(mag, index=self.bus_index, copy=False)
         return ACState(True, vm, float(mag.min()), float(mag.max()), None), v
@@ -406,15 +412,15 @@ class _IslandRun:
         """A warm start for ``served``: on the line between the two nearest converged states (L1 distance)
         where ``served`` lies on it (the relief's bisections), interpolated; else the nearest converged state
         if ``served`` is its served demand scaled by at most ``WARM_NEAR``; else None (the DC start)."""
-        near = self._near
-        if not near:
+        if not self._near_s:
             return None
-        dist = np.array([np.abs(served - s).sum() for s, _ in near])
+        near = np.array(self._near_s)
+        dist = np.abs(near - served).sum(axis=1)
         order = np.argsort(dist, kind="stable")
-        sa, va = near[order[0]]
+        sa, va = near[order[0]], self._near_v[order[0]]
         scale = max(float(np.abs(served).sum()), 1e-9)
         if len(order) > 1:
-            sb, vb = near[order[1]]
+            sb, vb = near[order[1]], self._near_v[order[1]]
             step = sb - sa
             t = float(np.dot(served - sa, step) / max(float(np.dot(step, step)), 1e-300))
             if 0.0 <= t <= 1.0 and np.abs(sa + t * step - served).sum() <= 1e-9 * scale:

@@ -28,7 +28,7 @@ import pandas as pd
 import pandapower as pp
 
 from gridsim.balance import shed_to
-from gridsim.dispatch import merit_dispatch, unit_cost
+from gridsim.dispatch import unit_cost
 
 #: voltage band (p.u.) an energised island must respect after the optimal response
 VM_MIN_PU, VM_MAX_PU = 0.90, 1.10
@@ -86,8 +86,22 @@ class IslandAC:
         target = min(float(self.cap.sum()), float(served.sum()) * (1.0 + self.allowance))
         now = float(self.base_p.sum())
         if target <= now:
-            return self.base_p - merit_dispatch(self.base_p, -self.cost, now - target)
-        return self.base_p + merit_dispatch(self.cap - self.base_p, self.cost, target - now)
+            return self.base_p - self._merit(True)(now - target)
+        return self.base_p + self._merit(False)(target - now)
+
+    def _merit(self, down: bool) -> MeritOrder:
+        """The merit order of the units' output (``down``) or headroom, built on first use (``base_p``, ``cap``
+        and ``cost`` are fixed once the island is prepared)."""
+        key = "_merit_down" if down else "_merit_up"
+        got = self.__dict__.get(key)
+        if got is None:
+            got = MeritOrder(self.base_p, -self.cost) if down else MeritOrder(self.cap - self.base_p, self.cost)
+            setattr(self, key, got)
+        return got
+
+    def load_buses(self) -> np.ndarray:
+        """The buses (pandapower index) of the island's loads, in ``loads`` order."""
+        return self.work.load.loc[self.loads, "bus"].to_numpy()
 
     def run(self, served: np.ndarray) -> ACState:
         w = self.work
@@ -104,6 +118,24 @@ class IslandAC:
         vm = w.res_bus.loc[self.island.buses, "vm_pu"]
         gp = w.res_gen.loc[self.island.gens, "p_mw"]
         return ACState(True, vm, float(vm.min()), float(vm.max()), gp)
+
+
+class MeritOrder:
+    """``gridsim.dispatch.merit_dispatch(capacity, cost, target)`` for many targets, with the grouping by cost
+    done once: the same arithmetic, so the same output (tests/test_batch_ac.py checks it)."""
+
+    def __init__(self, capacity: np.ndarray, cost: np.ndarray):
+        self.cap = np.maximum(np.asarray(capacity, dtype=float), 0.0)
+        levels, self.group = np.unique(np.asarray(cost, dtype=float), return_inverse=True)
+        self.group_cap = np.bincount(self.group, weights=self.cap, minlength=len(levels))
+        self.before = np.cumsum(self.group_cap) - self.group_cap
+
+    def __call__(self, target_mw: float) -> np.ndarray:
+        if self.cap.size == 0:
+            return self.cap.copy()
+        u = np.divide(np.clip(float(target_mw) - self.before, 0.0, self.group_cap), self.group_cap,
+                      out=np.zeros(len(self.group_cap)), where=self.group_cap > 0)
+        return self.cap * u[self.group]
 
 
 def locate_weak_buses(ac: IslandAC, served: np.ndarray) -> tuple[pd.Series | None, float, ACState]:
@@ -146,9 +178,9 @@ def _rise(after: pd.Series, before: pd.Series) -> pd.Series:
 def weak_loads(ac: IslandAC, sensitivity: pd.Series, state: ACState, fraction: float) -> np.ndarray:
     """Mask over the island's loads: loads at buses whose sensitivity is >= ``fraction`` of the largest, or
     below the voltage band in ``state``; every load for ``fraction == 0``."""
-    bus = ac.work.load.loc[ac.loads, "bus"].to_numpy()
     if fraction <= 0:
         return np.ones(len(ac.loads), dtype=bool)
+    bus = ac.load_buses()
     top = float(sensitivity.max())
     weak = [sensitivity.index[sensitivity.to_numpy() >= fraction * top - 1e-12]] if top > 0 else []
     if state.converged and state.vm_pu is not None:
