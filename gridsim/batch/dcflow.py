@@ -25,6 +25,8 @@ SINGULAR = 1e-9
 #: up to this many buses the bus PTDF matrix is kept dense (case2000: 3,639 x 2,000, 58 MB): a PTDF column is
 #: then two gathered columns instead of a sparse solve
 DENSE_MAX_BUSES = 4000
+#: ``injection_flows`` gathers PTDF columns up to this many buses whose injection changes, else solves
+DENSE_MAX_TOUCHED = 64
 
 
 class DCFlow:
@@ -52,7 +54,8 @@ class DCFlow:
         if n <= DENSE_MAX_BUSES:     # flows per MW injected at each bus (withdrawn at its reference)
             full = np.linalg.inv(bg.toarray()) if n else np.zeros((0, 0))   # dense LAPACK: ~0.3 s at 2,000
             full[:, self.grounded] = 0.0
-            self.ptdf_bus = self.bw[:, None] * (self.inc @ full)
+            # column-major: a case gathers columns (``ptdf_columns``, ``injection_flows``), contiguous this way
+            self.ptdf_bus = np.asfortranarray(self.bw[:, None] * (self.inc @ full))
 
     def angles(self, injection_mw: np.ndarray) -> np.ndarray:
         """Bus angles (rad) for net injections (MW, one column per case), each component's reference at 0."""
@@ -67,6 +70,17 @@ class DCFlow:
         shift = self.f_shift if th.ndim == 1 else self.f_shift[:, None]
         bw = self.bw if th.ndim == 1 else self.bw[:, None]
         return bw * (self.inc @ th) + shift
+
+    def injection_flows(self, injection_mw: np.ndarray) -> np.ndarray:
+        """Flow changes (MW, base system) for changes of the net injections (one column per case; each
+        component's reference takes up the balance): the bus PTDF columns of the buses that change, or a solve."""
+        touched = np.flatnonzero(injection_mw if injection_mw.ndim == 1 else np.any(injection_mw != 0, axis=1))
+        if self.ptdf_bus is not None and len(touched) <= DENSE_MAX_TOUCHED:
+            return self.ptdf_bus[:, touched] @ injection_mw[touched]
+        rhs = np.array(injection_mw, dtype=float, copy=True)
+        rhs[self.grounded] = 0.0
+        th = self.lu.solve(rhs)
+        return (self.bw if th.ndim == 1 else self.bw[:, None]) * (self.inc @ th)
 
     def ptdf_columns(self, branches: np.ndarray) -> np.ndarray:
         """``PTDF[:, branches]``: flows (MW per MW) on every branch for a transfer across each branch."""

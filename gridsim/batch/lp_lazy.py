@@ -70,9 +70,9 @@ class LazyShedLP:
             if status != self._highspy.HighsModelStatus.kOptimal:
                 return self._result(False, self.h.modelStatusToString(status), None, rows)
             x = np.asarray(self.h.getSolution().col_value)
-            disp, served = self._apply(x)
-            f = flow.outage_flows(flow.flows(_injection(pm, disp, served)), out)
-            new = np.setdiff1d(np.flatnonzero(np.abs(f) > lim + VIOLATION_MW), rows)
+            hit = np.abs(self._flows_of(x)) > lim + VIOLATION_MW
+            hit[rows] = False
+            new = np.flatnonzero(hit)
             if not len(new):
                 return self._result(True, "optimal", x, rows)
         if self._full is None:       # safety net: the full LP (same optimum)
@@ -160,6 +160,27 @@ class LazyShedLP:
         idx = np.nonzero(nz)[1].astype(np.int32)
         self.h.addRows(len(branches), lo, hi, int(nz.sum()), starts, idx, a[nz])
 
+    def _flows_of(self, x: np.ndarray) -> np.ndarray:
+        """The case's flows (after its outages) with the LP's solution ``x``: its starting flows plus the flows
+        of what the solution moved (``DCFlow.injection_flows``, compensated for the outages as
+        ``DCFlow.outage_flows`` does: both are linear in the injections)."""
+        gens, loads, out, omap, f0, st = self._ctx
+        pm = self.pm
+        ng = len(gens)
+        x0 = np.concatenate([st.dispatch[gens], pm.demand[loads] - st.served[loads]])
+        xc = np.concatenate([np.clip(x[:ng], 0.0, None), np.clip(x[ng:], 0.0, pm.demand[loads])])
+        moved = np.flatnonzero(xc != x0)
+        if not len(moved):
+            return f0
+        buses = np.concatenate([pm.gen_bus[gens], pm.load_bus[loads]])[moved]
+        df = self.flow.injection_flows(np.bincount(buses, weights=(xc - x0)[moved], minlength=pm.n_bus))
+        if omap is not None:
+            ocols, m, _ = omap
+            df = df + ocols @ (m @ df[out])
+        f = f0 + df
+        f[out] = 0.0
+        return f
+
     def _apply(self, x: np.ndarray):
         gens, loads, _, _, _, st = self._ctx
         disp, served = st.dispatch.copy(), st.served.copy()
@@ -178,7 +199,3 @@ class LazyShedLP:
         disp, served = self._apply(x)
         return LPResult(True, status, pm.demand - served, disp)
 
-
-def _injection(pm, dispatch: np.ndarray, served: np.ndarray) -> np.ndarray:
-    return (np.bincount(pm.gen_bus, weights=dispatch, minlength=pm.n_bus)
-            - np.bincount(pm.load_bus, weights=served, minlength=pm.n_bus))

@@ -9,8 +9,8 @@ prepared state. Their numbers need no per-case Python:
 - a bridge (``gridsim.batch.state.Bridges``, found once per model) cuts the subtree below it off its component.
   The demand, capacity and live units of the subtree are differences of prefix sums along the search's preorder,
   so both new islands' balance is a handful of vector operations for all bridges together; their units are
-  re-dispatched in merit order with one ``merit_dispatch_grouped`` over (case, island) groups, and the flows of
-  the new injections come from one multi-right-hand-side solve. A bridge carries nothing once both sides balance
+  re-dispatched in merit order with one ``merit_dispatch_grouped`` over (case, island) groups, and the flows
+  are the base flows plus those of the injections that changed (``DCFlow.injection_flows``). A bridge carries nothing once both sides balance
   (``gridsim.batch.dcflow``), as in ``FastDCEvaluator.evaluate_masks``.
 
 Where a new island is short of capacity (``gridsim.balance.shed_to`` sheds), or the base island already was,
@@ -143,7 +143,8 @@ class SingleBranchScreen:
         l_cut = (tin[pm.load_bus[li]] >= lo[lj]) & (tin[pm.load_bus[li]] < hi[lj])
         served = np.repeat(base.served[:, None], nb, axis=1)
         served[li, lj] = np.where(np.where(l_cut, cut_on[lj], rest_on[lj]), base.served[li], 0.0)
-        flows = ev.flow.flows(np.asarray(self.cg @ dispatch - self.cl @ served))
+        change = np.asarray(self.cg @ (dispatch - base.dispatch[:, None]) - self.cl @ (served - base.served[:, None]))
+        flows = ev.base_flow[:, None] + ev.flow.injection_flows(change)
         flows[k, cases] = 0.0
         # live branches: those of the cut component energised on their own side
         b_in = base.labels[pm.br_from][:, None] == comp[None, :]
