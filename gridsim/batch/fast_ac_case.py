@@ -409,25 +409,26 @@ class _IslandRun:
         return ACState(True, vm, float(mag.min()), float(mag.max()), None), v
 
     def _start(self, served: np.ndarray):
-        """A warm start for ``served``: on the line between the two nearest converged states (L1 distance)
-        where ``served`` lies on it (the relief's bisections), interpolated; else the nearest converged state
-        if ``served`` is its served demand scaled by at most ``WARM_NEAR``; else None (the DC start)."""
+        """A warm start for ``served``: where it lies between two converged states on the line through their
+        served demands (the relief's bisections), interpolated between the nearest such pair (L1 distance);
+        else the nearest converged state if ``served`` is its served demand scaled by at most ``WARM_NEAR``;
+        else None (the DC start)."""
         if not self._near_s:
             return None
         near = np.array(self._near_s)
         dist = np.abs(near - served).sum(axis=1)
         order = np.argsort(dist, kind="stable")
         sa, va = near[order[0]], self._near_v[order[0]]
-        scale = max(float(np.abs(served).sum()), 1e-9)
-        if len(order) > 1:
-            sb, vb = near[order[1]], self._near_v[order[1]]
-            step = sb - sa
+        tol = 1e-9 * max(float(np.abs(served).sum()), 1e-9)
+        for j in order[1:]:
+            step = near[j] - sa
             t = float(np.dot(served - sa, step) / max(float(np.dot(step, step)), 1e-300))
-            if 0.0 <= t <= 1.0 and np.abs(sa + t * step - served).sum() <= 1e-9 * scale:
+            if 0.0 <= t <= 1.0 and np.abs(sa + t * step - served).sum() <= tol:
+                vb = self._near_v[j]
                 vm = np.abs(va) + t * (np.abs(vb) - np.abs(va))
                 return vm * np.exp(1j * (np.angle(va) + t * (np.angle(vb) - np.angle(va))))
         c = float(np.dot(served, sa) / max(float(np.dot(sa, sa)), 1e-300))
-        if abs(c - 1.0) <= WARM_NEAR and np.abs(c * sa - served).sum() <= 1e-9 * scale:
+        if abs(c - 1.0) <= WARM_NEAR and np.abs(c * sa - served).sum() <= tol:
             return va                   # the same demand scaled (the relief's locating runs)
         return None
 
