@@ -1,9 +1,15 @@
-"""Lazy public names for a package: ``__getattr__``/``__dir__`` that import a name's module on first use, so
-importing the package (``import gridsim``, ``gridsim schema``) does not pay for pandapower, scipy or matplotlib."""
+"""Lazy imports. ``lazy_exports``: public names of a package imported on first use, so importing the package
+(``import gridsim``, ``gridsim schema``) does not pay for pandapower, scipy or matplotlib. ``defer_package_init``:
+the command line's start-up does not pay for the parts of third-party packages it never uses (``DEFERRED``)."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+import types
 from collections.abc import Callable
 
 
@@ -23,3 +29,67 @@ def lazy_exports(package: str, public: dict[str, str], namespace: dict) -> tuple
         return sorted(set(namespace) | set(public))
 
     return __getattr__, __dir__
+
+
+# -- deferred package initialisation (the command line's start-up) -------------------------------------------
+class _DeferredPackage(types.ModuleType):
+    """A package whose ``__init__`` has not run yet: its submodules import as usual (``__path__`` is set), and
+    the first look-up of anything else runs the ``__init__`` (then the module is an ordinary module)."""
+
+    def __getattr__(self, name: str):
+        loader = self.__dict__.pop("_gridsim_deferred_loader", None)
+        if loader is None:
+            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
+        self.__class__ = types.ModuleType
+        loader.exec_module(self)
+        return getattr(self, name)
+
+
+class _DeferredLoader(importlib.abc.Loader):
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module) -> None:
+        module.__spec__.loader = module.__loader__ = self.loader
+        module.__dict__["_gridsim_deferred_loader"] = self.loader
+        module.__class__ = _DeferredPackage
+
+
+class _DeferredFinder(importlib.abc.MetaPathFinder):
+    def __init__(self, names: frozenset[str]):
+        self.names = names
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in self.names:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return spec
+        if spec.submodule_search_locations is None:     # a plain module: the standard library's lazy loader
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+        else:
+            spec.loader = _DeferredLoader(spec.loader)
+        return spec
+
+
+#: packages whose ``__init__`` the command line runs on first use (``defer_package_init``): pandapower imports
+#: all of these on ``import pandapower`` (plotting brings matplotlib.pyplot, networkx and plotly helpers,
+#: estimation scipy.stats); gridsim uses a few of their submodules (imported as usual) or none
+DEFERRED = ("pandapower.plotting", "pandapower.estimation", "pandapower.grid_equivalents", "pandapower.shortcircuit",
+            "pandapower.timeseries", "pandapower.networks", "pandapower.topology", "pandapower.converter",
+            "matplotlib.pyplot", "networkx")
+
+
+def defer_package_init(names=DEFERRED) -> None:
+    """Run the ``__init__`` of each named package (not yet imported) on its first use rather than on import.
+
+    For libraries whose top-level ``__init__`` imports every subpackage (pandapower imports its plotting with
+    matplotlib.pyplot, state estimation, short-circuit, time series...): a deferred package costs nothing
+    until something reads from it; its submodules still import on their own. Importing the package's own
+    modules and using them is unchanged, so results are too; only the time of the ``__init__`` moves."""
+    todo = frozenset(n for n in names if n not in sys.modules)
+    if todo and not any(isinstance(f, _DeferredFinder) and f.names >= todo for f in sys.meta_path):
+        sys.meta_path.insert(0, _DeferredFinder(todo))

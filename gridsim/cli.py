@@ -259,6 +259,8 @@ def _network_root_option(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from gridsim._lazy import defer_package_init
+    defer_package_init()   # the parts of pandapower (plotting, estimation, ...) a run never uses load on first use
     args = build_parser().parse_args(argv)
     out = Console(soft_wrap=False)
     err = Console(stderr=True)
