@@ -199,6 +199,7 @@ class ACNetwork:
         y.sort_indices()
         y.data[y.data == 1e-300] = 0.0      # the stored diagonal of a bus without branches or shunts
         self.ybus_base = y
+        self._shunt_y0 = self.shunt_y(self.shunt_q0)
         yf, yt = self.yf.tocoo(), self.yt.tocoo()
         rows = np.concatenate([self.f[yf.row], self.t[yt.row]])
         cols = np.concatenate([yf.col, yt.col])
@@ -227,8 +228,8 @@ class ACNetwork:
         for k in np.asarray(branch_out, dtype=np.int64):
             sl = slice(self.stamp_start[k], self.stamp_start[k + 1])
             np.subtract.at(data, self.stamp_pos[sl], self.stamp_value[sl])
-        if shunt_q is not None:
-            delta = self.shunt_y(shunt_q) - self.shunt_y(self.shunt_q0)
+        if shunt_q is not None and not np.array_equal(shunt_q, self.shunt_q0):
+            delta = self.shunt_y(shunt_q) - self._shunt_y0
             hit = np.flatnonzero(delta)
             data[self.diag_pos[hit]] += delta[hit]
         y = sp.csc_matrix((data, base.indices, base.indptr), shape=base.shape)
@@ -263,7 +264,10 @@ class DCStart:
             rhs[dcflow.grounded] = 0.0
             self.z = dcflow.lu.solve(rhs)                   # B^-1 A_O^T (grounded buses held)
             lhs = np.diag(1.0 / dcflow.bw[self.out]) - rhs.T @ self.z
-            self.solve_x = np.linalg.pinv(lhs, rcond=1e-9) @ rhs.T      # a split leaves lhs singular
+            if lhs.shape == (1, 1):         # one branch: the pseudo-inverse of a scalar, without the SVD
+                self.solve_x = (0.0 if lhs[0, 0] == 0 else 1.0 / lhs[0, 0]) * rhs.T
+            else:
+                self.solve_x = np.linalg.pinv(lhs, rcond=1e-9) @ rhs.T      # a split leaves lhs singular
 
     def __call__(self, p_mw: np.ndarray, refs: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """Angles (rad) for injections ``p_mw`` balanced in each island, each island's slack (``refs``) at 0."""
