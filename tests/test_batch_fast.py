@@ -453,3 +453,32 @@ def test_bridges_give_the_islands_of_a_graph_search(network):
         assert got[1:] == want[1:], k
         pairs = set(zip(got[0].tolist(), want[0].tolist()))
         assert len(pairs) == len(set(got[0].tolist())) == len(set(want[0].tolist())), k   # the same partition
+
+
+def test_with_demand_equals_an_evaluator_prepared_at_that_load_level():
+    from gridsim.networks import build_network
+
+    fast, _ = evaluators(CASE24, "proportional")
+    net = build_network(CASE24, load_level=1.25)
+    net.load["priority"] = fast.model.base.load["priority"]
+    higher = FastDCEvaluator(fast.scenario.model_copy(update={"load_level": 1.25}), net)
+    np.testing.assert_allclose(higher.model.demand, 1.25 * fast.model.demand)
+    scaled = fast.with_demand(1.25 * fast.model.demand)
+    cases = single_cases(fast.model.base, ("branch", "substation")) + random_cases(fast.model.base, 10, seed=7,
+                                                                                   kmax=4)
+    before = fast.evaluate_many(cases)
+    got, want = scaled.evaluate_many(cases), higher.evaluate_many(cases)
+    assert_same(got, want, cases)
+    assert sum(r["unserved_mw"] for r in got) > sum(r["unserved_mw"] for r in before) + 1.0
+    assert_same(fast.evaluate_many(cases), before, cases)        # the original is untouched
+
+
+def test_evaluate_state_is_the_state_behind_the_record():
+    fast, _ = evaluators(CASE24, "priority")
+    for case in random_cases(fast.model.base, 12, seed=9, kmax=5):
+        masks = fast.case_masks(case)
+        st, n_over = fast.evaluate_state(masks)
+        rec = fast.evaluate_masks(masks)
+        assert rec["n_overloaded"] == n_over
+        assert rec["unserved_mw"] == pytest.approx(float((st.isolated + st.deficit + st.network).sum()), abs=1e-9)
+        assert rec["unserved_network_mw"] == pytest.approx(float(st.network.sum()), abs=1e-9)

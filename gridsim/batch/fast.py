@@ -12,6 +12,7 @@ one piece and need no LP all at once (one PTDF column per case, vectorised). ``S
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from typing import Any
@@ -72,12 +73,9 @@ class FastDCEvaluator:
         self._screen = SingleBranchScreen(pm)
         self._single_cache: dict = {}
         self.empty = CaseMasks(_EMPTY, _EMPTY, _EMPTY, None, _EMPTY)
-        self.base = case_state(pm, self.empty, self.method)
-        self.base_flow = self.flow.flows(self.base.injection(pm))
-        self.base_live = self.base.branch_energised(pm)
         self._threshold = pm.detect_limit * (1.0 + OVERLOAD_MARGIN_PCT / 100.0)
         self.notes = _notes(scenario)
-        self._base_record = self._record(self.base, 0, self.notes)
+        self._set_base()
         if self.optimal:    # part of preparing: importing HiGHS (~0.1 s) is not paid by the first LP case
             self.lp  # noqa: B018
 
@@ -151,6 +149,14 @@ class FastDCEvaluator:
 
     def evaluate_masks(self, masks: CaseMasks) -> dict[str, Any]:
         """The record of one case given as masks (``PreparedModel.masks``)."""
+        notes = list(self.notes)
+        st, n_over = self.evaluate_state(masks, notes)
+        return self._record(st, n_over, notes)
+
+    def evaluate_state(self, masks: CaseMasks, notes: list[str] | None = None) -> tuple[CaseState, int]:
+        """The case's state after the response (islands, balance and, for the optimal response, the LP's
+        re-dispatch of the islands with an overload) and the number of branches still overloaded; the response's
+        notes are appended to ``notes``."""
         if not len(masks.branch_out) and masks.injections_unchanged:
             st, flow = self.base, self.base_flow
         else:
@@ -158,7 +164,25 @@ class FastDCEvaluator:
             islands = self.bridges.islands(int(masks.branch_out[0])) if one else None
             st = case_state(self.model, masks, self.method, islands=islands)
             flow = self._flows(st, masks.branch_out)
-        return self._respond(masks, st, flow)
+        return self._response(masks, st, flow, [] if notes is None else notes)
+
+    def with_demand(self, demand: np.ndarray) -> FastDCEvaluator:
+        """A copy of this evaluator whose model has ``demand`` (MW per load); names, factorisation and bridges
+        are shared, the base state is balanced again and the shedding LP is built afresh on first use."""
+        pm = copy.copy(self.model)
+        pm.demand = np.asarray(demand, dtype=float)
+        new = copy.copy(self)
+        new.model, new._lp = pm, None
+        new._set_base()
+        return new
+
+    def _set_base(self) -> None:
+        """The base state (no case outage), its flows, energised branches and record."""
+        pm = self.model
+        self.base = case_state(pm, self.empty, self.method)
+        self.base_flow = self.flow.flows(self.base.injection(pm))
+        self.base_live = self.base.branch_energised(pm)
+        self._base_record = self._record(self.base, 0, self.notes)
 
     # -- steps -----------------------------------------------------------------------------------------------
     def _singles(self, branches: np.ndarray) -> list[dict[str, Any]]:
@@ -202,11 +226,15 @@ class FastDCEvaluator:
         return st.branch_energised(self.model) & (np.abs(flow) > self._threshold)
 
     def _respond(self, masks: CaseMasks, st: CaseState, flow: np.ndarray) -> dict[str, Any]:
-        over = self._overloaded(st, flow)
         notes = list(self.notes)
+        st, n_over = self._response(masks, st, flow, notes)
+        return self._record(st, n_over, notes)
+
+    def _response(self, masks: CaseMasks, st: CaseState, flow: np.ndarray, notes: list) -> tuple[CaseState, int]:
+        over = self._overloaded(st, flow)
         if self.optimal and over.any():
             st, over = self._optimal(masks, st, flow, over, notes)
-        return self._record(st, int(over.sum()), notes)
+        return st, int(over.sum())
 
     def _optimal(self, masks: CaseMasks, st: CaseState, flow: np.ndarray, over: np.ndarray, notes: list):
         """``gridsim.solvers.response.respond_optimal`` in DC: the islands with an overload are re-dispatched by
