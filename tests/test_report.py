@@ -358,3 +358,18 @@ def test_write_report_into_a_folder_that_cannot_be_one_is_an_output_error(make_r
         with pytest.raises(OutputError, match=message):
             write_report(make_result(), outdir)
     assert (tmp_path / "file").read_text() == "x"
+
+
+def test_report_pngs_are_lightly_compressed_but_the_same_pixels(make_result):
+    import io
+
+    from matplotlib.image import imread
+
+    from gridsim.report.html import _png
+
+    result = make_result()
+    light = _png(plot_map(result))
+    buf = io.BytesIO()           # a fresh figure: a second draw of one figure re-runs its layout
+    plot_map(result).savefig(buf, format="png", dpi=130, facecolor="white")   # PIL's default level
+    assert np.array_equal(imread(io.BytesIO(light)), imread(io.BytesIO(buf.getvalue())))
+    assert len(light) > len(buf.getvalue())                                # level 1, not the default

@@ -118,9 +118,14 @@ def _pct(part: float, whole: float) -> float:
     return 100.0 * part / whole if whole > 0 else 0.0
 
 
+#: zlib level of the PNGs: 1 instead of PIL's 6 saves ~0.4 s of CPU on the six figures of a timeline report for
+#: ~10 % more bytes (the same pixels)
+PNG_COMPRESS_LEVEL = 1
+
+
 def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
+    fig.savefig(buf, format="png", dpi=DPI, facecolor="white", pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
     return buf.getvalue()
 
 
