@@ -144,7 +144,7 @@ class FastSteps:
         """The evaluator whose model's demand is the base demand times ``factor`` (one per demand vector)."""
         ev = self._evaluators.get(demand_key)
         if ev is None:
-            ev = self._evaluators[demand_key] = _with_demand(self.ev, self.base_demand * factor)
+            ev = self._evaluators[demand_key] = self.ev.with_demand(self.base_demand * factor)
         return ev
 
     def solve(self, key, outages: list, forced: set, demand_key, factor: np.ndarray,
@@ -175,7 +175,7 @@ class FastSteps:
             gen_out = np.union1d(gen_out, extra.astype(np.int64))
         case = copy.copy(masks)
         case.gen_out, case.gen_cap = gen_out, cap
-        st = _case_outcome(ev, case)
+        st, _ = ev.evaluate_state(case)
         out = self.cache[full_key] = self._values(pm.demand, st)
         self.solved += 1
         return out
@@ -191,30 +191,3 @@ class FastSteps:
         np.add.at(values, self.load_region, per_load)
         return StepValues(self.regions, values, {"unserved_mw": float(unserved.sum())})
 
-
-def _with_demand(ev, demand: np.ndarray):
-    """A copy of the evaluator whose model has ``demand`` per load; everything else (names, factorisation,
-    masks) shared. Its shedding LP is built afresh for the new demand on first use."""
-    from gridsim.batch.state import case_state
-
-    pm = copy.copy(ev.model)
-    pm.demand = demand
-    new = copy.copy(ev)
-    new.model, new._lp = pm, None
-    new.base = case_state(pm, new.empty, new.method)
-    new.base_flow = new.flow.flows(new.base.injection(pm))
-    new.base_live = new.base.branch_energised(pm)
-    return new
-
-
-def _case_outcome(ev, masks):
-    """The case state after the response (``FastDCEvaluator.evaluate_masks`` without the record): balance,
-    flows and, for the optimal response, the re-dispatch of islands with an overload."""
-    from gridsim.batch.state import case_state
-
-    st = case_state(ev.model, masks, ev.method)
-    flow = ev._flows(st, masks.branch_out)
-    over = ev._overloaded(st, flow)
-    if ev.optimal and over.any():
-        st, over = ev._optimal(masks, st, flow, over, [])
-    return st
