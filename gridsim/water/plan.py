@@ -126,12 +126,19 @@ def _step_blocks(runner, states: list, river: pd.DataFrame, weights, gcost: pd.S
             nets[key] = (damaged, NetState.of(build_dc_model(damaged, rating=getattr(sc, "rating", "rate_a"),
                                                              emergency_factor=getattr(sc, "emergency_factor", 1.0))))
         damaged, state = nets[key]
-        frac = fuel.map(table).fillna(1.0).astype(float) if table else 1.0
+        frac = _fuel_fractions(fuel, table) if table else 1.0
         block, cap = step_block(damaged, state, river, weights, gcost, base_p * runner._demand_factor(k),
                                 damaged.gen["max_p_mw"].astype(float) * frac)
         blocks.append(block)
         caps.append(cap)
     return blocks, caps
+
+
+def _fuel_fractions(fuel: pd.Series, table: dict) -> pd.Series:
+    """``fuel.map(table).fillna(1.0).astype(float)``, without Series.map's cost (~2 ms, once a step)."""
+    values = [table.get(f) for f in fuel.to_numpy()]
+    return pd.Series([1.0 if v is None or v != v else float(v) for v in values], index=fuel.index, dtype=float,
+                     name=fuel.name)
 
 
 def solve_barring_pumps(blocks: list[StepBlock], inputs: RiverInputs, scale: float):
