@@ -4,10 +4,12 @@ its AC model against pandapower's own power flow.
 Tolerance: 1e-3 MW on unserved MW (in total, by cause, critical) and equal islands, overloaded branches and
 status. Where the AC check takes no action the fast path's numbers are the balance's, exactly simulate()'s
 (the difference is float noise). Where the local voltage relief acts, it is the same function
-(``gridsim.solvers.voltage.relieve_voltage``) on the same AC equations from the same DC start, so its
-bisections see the same convergence; its shed then agrees to the solver tolerance (measured: 0.0 MW on all 386
-single lines of the built-in grid, < 1e-7 MW on case24). The bound 1e-3 MW leaves room for a Newton iterate
-that converges in one solver and not the other near the nose point; a larger difference is a bug."""
+(``gridsim.solvers.voltage.relieve_voltage``) on the same AC equations; its first run starts from the same DC
+start, and only where that converges (away from the nose point) do the later runs start warm, with the DC start
+again wherever a warm start does not converge: its searches see the same convergence, and its shed agrees to
+the solver tolerance (measured: 0.0 MW on all 386 single lines of the built-in grid, < 1e-7 MW on case24). The
+bound 1e-3 MW leaves room for a Newton iterate that converges in one solver and not the other near the nose
+point; a larger difference is a bug."""
 
 from __future__ import annotations
 
