@@ -273,6 +273,26 @@ def test_lazy_lp_adds_few_limit_rows_and_finds_the_full_optimum():
     assert lazy.lp.total_rows_added <= lazy.lp.n_cases * m // 10  # measured: 8 per case on average
 
 
+def test_lazy_lp_starts_from_the_last_cases_binding_rows(monkeypatch):
+    """case118, every single branch: a case starting with the rows that bound at the last case's optimum needs
+    fewer HiGHS solves (measured: 31 instead of 48) and gives the same records as starting without them."""
+    import gridsim.batch.lp_lazy as lazy_lp
+
+    fast, _ = evaluators(CASE118, "proportional")
+    cases = single_cases(fast.model.base, ("branch",))
+    carried = FastDCEvaluator(fast.scenario, fast.model.base, lp="highs")
+    a = carried.evaluate_many(cases)
+    monkeypatch.setattr(lazy_lp, "BINDING_MW", -np.inf)          # nothing counts as binding: nothing carried
+    fresh = FastDCEvaluator(fast.scenario, fast.model.base, lp="highs")
+    b = fresh.evaluate_many(cases)
+    assert not len(fresh.lp._binding) and carried.lp.n_cases == fresh.lp.n_cases >= 10
+    assert carried.lp.n_solves < 0.8 * fresh.lp.n_solves
+    for x, y in zip(a, b):
+        for col in FLOAT_COLUMNS[:4]:
+            assert x[col] == pytest.approx(y[col], abs=1e-6)
+        assert (x["n_overloaded"], x["status"]) == (y["n_overloaded"], y["status"])
+
+
 def test_exact_lp_skips_the_reference_where_the_choice_of_loads_cannot_matter():
     """case118 as published (every load priority 2, none critical, equal weights): the loads the warm LP sheds
     may differ from simulate()'s, but no number of the record can, so the reference LP never runs; the cases
