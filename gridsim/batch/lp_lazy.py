@@ -2,7 +2,8 @@
 
 Per case, the LP has only the re-dispatched islands' units and loads as columns (``pg``, ``shed``), one balance
 row per island (``sum pg + sum shed = sum demand``) and, at first, a limit row only for the branches overloaded
-before the response. Its solution's flows are computed on the whole case network (the factorisation of
+before the response, and for those whose limits bound at the previous case's optimum. Its solution's flows are
+computed on the whole case network (what the solution moved, through the factorisation of
 ``gridsim.batch.dcflow``); every branch past its limit gets its row (post-outage PTDF, see ``_ptdf_rows``) and
 HiGHS re-solves from the previous basis, until no limit is violated. A case with the same columns and islands as
 the one before (most single-branch cases that keep the grid whole) starts from that case's model and basis, its
@@ -20,6 +21,8 @@ from gridsim.batch.lp import LPResult, ShedLP, _quiet_highs, shed_weights, unit_
 
 #: a flow past its limit by more than this (MW) adds the branch's row
 VIOLATION_MW = 1e-7
+#: a limit row binds when the flow is within this of the limit (MW)
+BINDING_MW = 1e-6
 #: re-solves per case before giving up on the lazy rows and solving the full LP (never reached in the tests)
 MAX_ROUNDS = 50
 
@@ -40,6 +43,9 @@ class LazyShedLP:
         self._highspy = highspy
         self._full: ShedLP | None = None
         self._key: tuple | None = None     # columns and islands of the model HiGHS holds
+        #: the branches whose limits bind at the last case's optimum: the next case starts with their rows too
+        #: (cases of one batch tend to strain the same corridors; case118 single branches: 31 solves instead of 48)
+        self._binding = np.zeros(0, dtype=np.int64)
         self.n_solves = 0
         self.n_cases = 0            # calls of solve
         self.rows_added = 0         # limit rows of the last call
@@ -59,7 +65,9 @@ class LazyShedLP:
         self._build(st, lp_islands, g_free, gens, loads)
         self._ctx = (gens, loads, out, self._outage_map(out), f0, st)
         rows = np.zeros(0, dtype=np.int64)
-        new = np.flatnonzero(np.abs(f0) > lim + VIOLATION_MW)
+        first = np.abs(f0) > lim + VIOLATION_MW
+        first[self._binding[np.isfinite(lim[self._binding])]] = True
+        new = np.flatnonzero(first)
         for _ in range(MAX_ROUNDS):
             if len(new):
                 self._add_rows(new, lim)
@@ -70,10 +78,12 @@ class LazyShedLP:
             if status != self._highspy.HighsModelStatus.kOptimal:
                 return self._result(False, self.h.modelStatusToString(status), None, rows)
             x = np.asarray(self.h.getSolution().col_value)
-            hit = np.abs(self._flows_of(x)) > lim + VIOLATION_MW
+            flows = np.abs(self._flows_of(x))
+            hit = flows > lim + VIOLATION_MW
             hit[rows] = False
             new = np.flatnonzero(hit)
             if not len(new):
+                self._binding = rows[flows[rows] >= lim[rows] - BINDING_MW]
                 return self._result(True, "optimal", x, rows)
         if self._full is None:       # safety net: the full LP (same optimum)
             self._full = ShedLP(pm, self.shedding)
