@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from gridsim.balance import shed_to
+from gridsim.bridges import bridge_search
 
 #: a unit with at most this capacity does not energise its island (``gridsim.topology``)
 MIN_CAPACITY_MW = 1e-9
@@ -142,54 +143,18 @@ def merit_dispatch_grouped(cap: np.ndarray, cost: np.ndarray, group: np.ndarray,
 class Bridges:
     """The islands of the cases that take out one branch and nothing else, without a graph search per case.
 
-    A depth-first search of the prepared model's graph (once) numbers every bus in preorder and records each
-    bus's subtree. A branch whose loss splits its component is a bridge, always an edge of the search tree, and
-    what it cuts off is exactly the subtree below it: the case's labels are the base labels with that subtree
+    A depth-first search of the prepared model's graph (once, ``gridsim.bridges``) numbers every bus in preorder
+    and records each bus's subtree. A branch whose loss splits its component is a bridge, always an edge of the
+    search tree, and what it cuts off is exactly the subtree below it: the case's labels are the base labels with that subtree
     given a label of its own."""
 
     def __init__(self, pm):
         self.pm = pm
         on = np.ones(pm.n_branch, dtype=bool)
         self.labels, self.n_islands, self.n_lab = _islands(pm, on, pm.bus_active)
-        n = pm.n_bus
-        adj: list[list[tuple[int, int]]] = [[] for _ in range(n)]
-        for k, (a, b) in enumerate(zip(pm.br_from.tolist(), pm.br_to.tolist())):
-            adj[a].append((b, k))
-            adj[b].append((a, k))
-        self.order = np.zeros(n, dtype=np.int64)       # buses in preorder
-        self.tin = np.full(n, -1, dtype=np.int64)      # preorder position of each bus
-        self.size = np.ones(n, dtype=np.int64)         # subtree size
-        self.child = np.full(pm.n_branch, -1, dtype=np.int64)   # tree edge -> its lower bus
-        low = np.zeros(n, dtype=np.int64)
-        pos = 0
-        for root in range(n):
-            if self.tin[root] >= 0:
-                continue
-            self.tin[root] = low[root] = pos
-            self.order[pos] = root
-            pos += 1
-            stack = [(root, -1, iter(adj[root]))]
-            while stack:
-                v, via, it = stack[-1]
-                for w, k in it:
-                    if k == via:
-                        continue
-                    if self.tin[w] < 0:
-                        self.tin[w] = low[w] = pos
-                        self.order[pos] = w
-                        pos += 1
-                        self.child[k] = w
-                        stack.append((w, k, iter(adj[w])))
-                        break
-                    low[v] = min(low[v], self.tin[w])
-                else:
-                    stack.pop()
-                    if stack:
-                        u = stack[-1][0]
-                        low[u] = min(low[u], low[v])
-                        self.size[u] += self.size[v]
-        c = self.child
-        self.is_bridge = (c >= 0) & (low[np.maximum(c, 0)] > self.tin[np.maximum(self.parent_of(c), 0)])
+        search = bridge_search(pm.n_bus, pm.br_from, pm.br_to)
+        self.order, self.tin, self.size, self.child = search.order, search.tin, search.size, search.child
+        self.is_bridge = search.is_bridge()
         self.case_n_islands = self._case_n_islands()
 
     def cut_range(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -213,10 +178,6 @@ class Bridges:
         whole = np.where(side >= 0, per_label[np.maximum(side, 0)], 0)
         out[k] += (cut > 0) & (whole - cut > 0)
         return out
-
-    def parent_of(self, child: np.ndarray) -> np.ndarray:
-        pm = self.pm
-        return np.where(pm.br_from == child, pm.br_to, pm.br_from)
 
     def islands(self, k: int) -> tuple[np.ndarray, int, int]:
         """``_islands`` of the case with branch ``k`` out (and nothing else)."""

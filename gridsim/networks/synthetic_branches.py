@@ -11,6 +11,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree, shortest_path
 from scipy.spatial import Delaunay
 
+from gridsim.bridges import bridge_search
+
 #: per circuit: r, x (ohm/km), c (nF/km), thermal limit (kA). 750 kV: 5 x AC-300 bundle (~3.8 GVA);
 #: 330 kV: 2 x AC-400 (~1.0 GVA); 110 kV: AC-400 (~160 MVA)
 LINE_TYPES = {750.0: (0.0146, 0.282, 13.7, 2.9), 330.0: (0.037, 0.326, 11.2, 1.8),
@@ -96,38 +98,12 @@ def _mesh_330(bus: pd.DataFrame) -> pd.DataFrame:
 
 
 def _first_bridge(m: int, edges: set[tuple[int, int]]) -> tuple[int, int] | None:
-    """A bridge of the graph (an edge whose loss splits it), by Tarjan's depth-first search, or None."""
-    adj: list[list[tuple[int, int]]] = [[] for _ in range(m)]
-    for k, (i, j) in enumerate(sorted(edges)):
-        adj[i].append((j, k))
-        adj[j].append((i, k))
-    order, low = [-1] * m, [0] * m
-    counter = 0
-    for root in range(m):
-        if order[root] >= 0:
-            continue
-        order[root] = low[root] = counter
-        counter += 1
-        stack = [(root, -1, iter(adj[root]))]
-        while stack:
-            v, via, it = stack[-1]
-            for w, k in it:
-                if k == via:
-                    continue
-                if order[w] < 0:
-                    order[w] = low[w] = counter
-                    counter += 1
-                    stack.append((w, k, iter(adj[w])))
-                    break
-                low[v] = min(low[v], order[w])
-            else:
-                stack.pop()
-                if stack:
-                    parent = stack[-1][0]
-                    low[parent] = min(low[parent], low[v])
-                    if low[v] > order[parent]:
-                        return (min(parent, v), max(parent, v))
-    return None
+    """The first bridge (an edge whose loss splits the graph) Tarjan's search completes, or None."""
+    if not edges:
+        return None
+    a, b = np.array(sorted(edges)).T
+    found = bridge_search(m, a, b).found
+    return (int(a[found[0]]), int(b[found[0]])) if found else None
 
 
 def _trafos(subs: pd.DataFrame, bus: pd.DataFrame) -> pd.DataFrame:
