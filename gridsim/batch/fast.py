@@ -30,8 +30,10 @@ from gridsim.solvers.response import AC_ROUNDS
 OVERLOAD_MARGIN_PCT = 1e-6
 #: responses and solvers this evaluator reproduces
 RESPONSES, SOLVERS = ("none", "optimal"), ("dc",)
-#: single-branch cases evaluated together (one PTDF block each)
-CHUNK = 256
+#: single-branch cases screened together: at most CHUNK, fewer on large networks so that a block's arrays
+#: (branches x cases, e.g. the flows) stay near CHUNK_CELLS numbers (~2 MB) and in cache (case2000's screen:
+#: 150 ms in blocks of 64, 260-320 ms in blocks of 256)
+CHUNK, CHUNK_CELLS = 256, 2 ** 18
 #: shedding LP engines: the warm-started LP with only the branch limits that bind (``highs``,
 #: ``gridsim.batch.lp_lazy``); the warm-started whole-model LP with every limit (``full``); ``optimal_shed`` per
 #: island exactly as ``simulate()`` calls it (``reference``); or the lazy LP with the reference where load is
@@ -106,8 +108,9 @@ class FastDCEvaluator:
                 out[i]["time_s"] = time.perf_counter() - t0
             except Exception as exc:  # noqa: BLE001 -- a batch never dies because one case failed
                 out[i] = failed_record(FAILED, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
-        for start in range(0, len(singles), CHUNK):
-            chunk = singles[start:start + CHUNK]
+        size = self.chunk
+        for start in range(0, len(singles), size):
+            chunk = singles[start:start + size]
             t0 = time.perf_counter()
             try:
                 recs = self._singles(np.array([k for _, k in chunk], dtype=np.int64))
@@ -118,6 +121,11 @@ class FastDCEvaluator:
                 out[i] = rec
                 rec["time_s"] = dt
         return out  # type: ignore[return-value]
+
+    @property
+    def chunk(self) -> int:
+        """How many single-branch cases ``evaluate_many`` screens together (``CHUNK``, ``CHUNK_CELLS``)."""
+        return int(np.clip(CHUNK_CELLS // max(self.model.n_branch, 1), 16, CHUNK))
 
     def single_branch(self, case: CaseSpec) -> int | None:
         """The model branch a case takes out when it takes out exactly one branch and nothing else (one plain
