@@ -16,9 +16,18 @@ grid, PGLib case118 and case2000, with ``solver: dc, response: optimal``, it pri
 - ``pandapower``: ``pandapower.contingency.run_contingency`` with ``rundcpp`` on a sample of lines: flows only,
   no islands balanced, no shedding;
 - ``lightsim2grid``: its DC contingency analysis (``ContingencyAnalysisCPP``, DC_KLU) on every branch, where
-  installed: flows only; contingencies that split the grid are not solved (counted in "skipped").
+  installed: flows only; contingencies that split the grid are not solved (counted in "skipped");
+- ``fast screen (no LP)``: the like-for-like part (``stage_times``): names resolved, post-outage flows, islands,
+  each island balanced (bridges too) and overloads counted for every single-branch case
+  (``FastDCEvaluator.screen``), best of ``--repeat``; the "stages" line gives the rest of a pass apart (records
+  and the optimal response's LP for the cases with an overload, per LP case).
 
-and the ratios of the default fast rate (``exact``) to each. The machine is shared: the load average is printed
+and the ratios of the default fast rate (``exact``) to each. Why the full rate stays below lightsim2grid's on
+case118 (measured): 19 of its 186 cases overload a branch and need the shedding LP; one HiGHS run on these small
+LPs costs ~100-160 us of CPU even when the model is already optimal (HiGHS's fixed cost per run), and the lazy
+LP needs ~31 runs a pass, i.e. 3-5 ms, more than lightsim2grid's whole flows-only N-1 (~1.8 ms at 100,000/s);
+with the Python around each LP case (~0.5 ms) the full pass is ~20-25 ms of CPU. The screen alone (flows +
+every island balanced) runs ~1 ms. The machine is shared: the load average is printed
 first, and beside each wall-clock rate the rate in CPU time (``time.process_time``), which is less noisy.
 
 ``--ac NETWORKS`` (default ``builtin``; ``none`` to skip): every single line with ``solver: ac, response:
@@ -145,11 +154,9 @@ def stage_times(fast, cases, repeat: int) -> dict:
     balance and overloads of every single-branch case, ``FastDCEvaluator.screen``; the like-for-like part of
     lightsim2grid's flows-only N-1) and the rest of ``evaluate_many`` (records, and the optimal response's LP for
     the cases with an overload), as CPU time (``process_time``, less noisy than wall on a shared machine)."""
-    from gridsim.batch.fast import CHUNK
-
     def screen():
         ks = np.array([k for k in (fast.single_branch(c) for c in cases) if k is not None], dtype=np.int64)
-        cols = [fast.screen(ks[i:i + CHUNK]) for i in range(0, len(ks), CHUNK)]
+        cols = [fast.screen(ks[i:i + fast.chunk]) for i in range(0, len(ks), fast.chunk)]
         return len(ks), cols
 
     wall, cpu, full = [], [], []
