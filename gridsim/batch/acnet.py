@@ -260,7 +260,14 @@ class DCStart:
         self.flow = dcflow
         self.out = np.asarray(branch_out, dtype=np.int64)
         if len(self.out):
-            rhs = dcflow._inc_t[:, self.out].toarray()
+            inc = dcflow._inc_t
+            if inc.format == "csc":         # the outaged columns, dense, without scipy's fancy indexing
+                rhs = np.zeros((inc.shape[0], len(self.out)))
+                for j, k in enumerate(self.out):
+                    lo, hi = inc.indptr[k], inc.indptr[k + 1]
+                    np.add.at(rhs[:, j], inc.indices[lo:hi], inc.data[lo:hi])
+            else:
+                rhs = inc[:, self.out].toarray()
             rhs[dcflow.grounded] = 0.0
             self.z = dcflow.lu.solve(rhs)                   # B^-1 A_O^T (grounded buses held)
             lhs = np.diag(1.0 / dcflow.bw[self.out]) - rhs.T @ self.z
