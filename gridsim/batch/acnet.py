@@ -17,8 +17,6 @@ slack, 1 p.u. at PQ buses, set-points at units). Numba plays no part (no compile
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import scipy.sparse as sp
 
@@ -28,32 +26,11 @@ SQRT3 = np.sqrt(3.0)
 
 
 def _ac_ppc(net):
-    """The bus, branch and shunt part of pandapower's ``_pd2ppc`` for an AC power flow, on a shallow copy."""
-    from pandapower.auxiliary import _add_pf_options, _add_ppc_options, _select_is_elements_numba
-    from pandapower.build_branch import _branches_with_oos_buses, _build_branch_ppc, _switch_branches
-    from pandapower.build_bus import _build_bus_ppc, _calc_shunts_and_add_on_ppc
-    from pandapower.pd2ppc import _init_ppc
+    """The bus, branch and shunt part of pandapower's ``_pd2ppc`` for an AC power flow, on a shallow copy (the DC
+    model's builder in AC mode)."""
+    from gridsim.solvers.dcmodel import _bus_branch_ppc
 
-    work = copy.copy(net)
-    work["shunt"] = net.shunt.copy()        # pandapower fills missing shunt vn_kv in place
-    work["_options"] = {}
-    _add_ppc_options(work, calculate_voltage_angles=True, trafo_model="t", check_connectivity=False, mode="pf",
-                     switch_rx_ratio=2, init_vm_pu="flat", init_va_degree="flat", enforce_p_lims=False,
-                     enforce_q_lims=False, recycle=None, voltage_depend_loads=True, delta=0,
-                     trafo3w_losses="hv")
-    _add_pf_options(work, tolerance_mva=TOLERANCE_PU, trafo_loading="current", numba=False, ac=True,
-                    algorithm="nr", max_iteration=MAX_ITERATION, only_v_results=False)
-    empty = np.array([], dtype=np.int64)
-    work["_pd2ppc_lookups"] = {"bus": empty, "bus_dc": empty, "ext_grid": empty, "gen": empty,
-                               "branch": empty, "branch_dc": empty}
-    work["_is_elements"] = _select_is_elements_numba(work)
-    ppc = _init_ppc(work, mode="pf")
-    _build_bus_ppc(work, ppc)
-    _build_branch_ppc(work, ppc)
-    _switch_branches(work, ppc)
-    _branches_with_oos_buses(work, ppc)
-    _calc_shunts_and_add_on_ppc(work, ppc)
-    return ppc, work
+    return _bus_branch_ppc(net, ac={"tolerance_mva": TOLERANCE_PU, "max_iteration": MAX_ITERATION})
 
 
 class ACNetwork:

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from pandapower.auxiliary import _add_pf_options, _add_ppc_options, _select_is_elements_numba
 from pandapower.build_branch import _branches_with_oos_buses, _build_branch_dc_ppc, _build_branch_ppc, \
     _switch_branches
-from pandapower.build_bus import _build_bus_dc_ppc, _build_bus_ppc
+from pandapower.build_bus import _build_bus_dc_ppc, _build_bus_ppc, _calc_shunts_and_add_on_ppc
 from pandapower.pd2ppc import _init_ppc
 from pandapower.pypower.idx_brch import BR_STATUS, BR_X, F_BUS, SHIFT, T_BUS, TAP
 from pandapower.pypower.idx_bus import BUS_TYPE, NONE
@@ -173,31 +173,41 @@ def build_dc_model(net: pp.pandapowerNet, *, rating: str = "rate_a",
                    gen_bus=gen_bus.astype(np.int64), gen_max_p_mw=gen_max)
 
 
-def _bus_branch_ppc(net: pp.pandapowerNet) -> tuple[dict, pp.pandapowerNet]:
-    """The bus and branch part of pandapower's ``_pd2ppc`` in DC mode, on a shallow copy of ``net``.
+def _bus_branch_ppc(net: pp.pandapowerNet, ac: dict | None = None) -> tuple[dict, pp.pandapowerNet]:
+    """The bus and branch part of pandapower's ``_pd2ppc`` in DC mode, on a shallow copy of ``net``; with ``ac``
+    (``tolerance_mva`` and ``max_iteration``), in AC power-flow mode with the shunts on the buses, as
+    ``runpp`` builds it (``gridsim.batch.acnet``).
 
     pandapower writes its caches (``_options``, ``_pd2ppc_lookups``, ``_is_elements``) into the net it
-    converts; the shallow copy keeps them off the caller's net. Tables are shared, and only read.
+    converts; the shallow copy keeps them off the caller's net. Tables are shared, and only read (the shunt
+    table excepted, copied in AC: pandapower fills its missing ``vn_kv`` in place).
     """
     work = copy.copy(net)
+    if ac is not None:
+        work["shunt"] = net.shunt.copy()
     work["_options"] = {}
-    _add_ppc_options(work, calculate_voltage_angles=True, trafo_model="t", check_connectivity=False, mode="dc",
+    mode = "dc" if ac is None else "pf"
+    _add_ppc_options(work, calculate_voltage_angles=True, trafo_model="t", check_connectivity=False, mode=mode,
                      switch_rx_ratio=2, init_vm_pu="flat", init_va_degree="flat", enforce_p_lims=False,
-                     enforce_q_lims=False, recycle=None, voltage_depend_loads=False, delta=0,
+                     enforce_q_lims=False, recycle=None, voltage_depend_loads=ac is not None, delta=0,
                      trafo3w_losses="hv")
-    _add_pf_options(work, tolerance_mva=None, trafo_loading="current", numba=False, ac=False, algorithm=None,
-                    max_iteration=None, only_v_results=False)
+    pf = {"tolerance_mva": None, "algorithm": None, "max_iteration": None} if ac is None else {"algorithm": "nr", **ac}
+    _add_pf_options(work, trafo_loading="current", numba=False, ac=ac is not None, only_v_results=False, **pf)
     empty = np.array([], dtype=np.int64)
     work["_pd2ppc_lookups"] = {"bus": empty, "bus_dc": empty, "ext_grid": empty, "gen": empty,
                                "branch": empty, "branch_dc": empty}
     work["_is_elements"] = _select_is_elements_numba(work)
-    ppc = _init_ppc(work, mode="dc")
+    ppc = _init_ppc(work, mode=mode)
     _build_bus_ppc(work, ppc)
-    _build_bus_dc_ppc(work, ppc)
+    if ac is None:
+        _build_bus_dc_ppc(work, ppc)
     _build_branch_ppc(work, ppc)
-    _build_branch_dc_ppc(work, ppc)
+    if ac is None:
+        _build_branch_dc_ppc(work, ppc)
     _switch_branches(work, ppc)
     _branches_with_oos_buses(work, ppc)
+    if ac is not None:
+        _calc_shunts_and_add_on_ppc(work, ppc)
     return ppc, work
 
 
