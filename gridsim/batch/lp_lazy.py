@@ -43,6 +43,7 @@ class LazyShedLP:
         self._highspy = highspy
         self._full: ShedLP | None = None
         self._key: tuple | None = None     # columns and islands of the model HiGHS holds
+        self._last = None                  # its column bounds, costs and balance rows' demand
         #: the branches whose limits bind at the last case's optimum: the next case starts with their rows too
         #: (cases of one batch tend to strain the same corridors; case118 single branches: 31 solves instead of 48)
         self._binding = np.zeros(0, dtype=np.int64)
@@ -106,8 +107,9 @@ class LazyShedLP:
         hi = np.concatenate([np.maximum(np.nan_to_num(st.gen_cap[gens]), 0.0), pm.demand[loads]])
         cost = np.concatenate([cost[gens], self.weights[loads]])
         key = (gens.tobytes(), loads.tobytes(), col_row.tobytes())
-        if key == self._key:    # the same columns and islands as the last case: keep its basis (warm start)
-            self._reuse(len(isl), lo, hi, cost, demand)
+        last, self._last = self._last, (lo, hi, cost, demand)
+        if key == self._key and last is not None:   # the same columns and islands: keep the basis (warm start)
+            self._reuse(len(isl), lo, hi, cost, demand, last)
             return
         self._key = key
         lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lo, hi
@@ -119,16 +121,22 @@ class LazyShedLP:
         lp.a_matrix_.value_ = np.ones(ng + nl)
         self.h.passModel(lp)
 
-    def _reuse(self, n_balance: int, lo, hi, cost, demand) -> None:
-        """The last case's model with its limit rows deleted and this case's bounds and costs."""
+    def _reuse(self, n_balance: int, lo, hi, cost, demand, last) -> None:
+        """The last case's model with its limit rows deleted and this case's bounds and costs (passed to HiGHS
+        only where they changed: a single-branch case that keeps the grid whole has the base state's)."""
         h, n = self.h, self.h.getNumRow()
         if n > n_balance:
             h.deleteRows(n - n_balance, np.arange(n_balance, n, dtype=np.int32))
-        cols = np.arange(len(lo), dtype=np.int32)
-        h.changeColsBounds(len(cols), cols, lo, hi)
-        h.changeColsCost(len(cols), cols, cost)
-        rows = np.arange(n_balance, dtype=np.int32)
-        h.changeRowsBounds(n_balance, rows, demand, demand)
+        last_lo, last_hi, last_cost, last_demand = last
+        cols = np.flatnonzero((lo != last_lo) | (hi != last_hi)).astype(np.int32)
+        if len(cols):
+            h.changeColsBounds(len(cols), cols, lo[cols], hi[cols])
+        cols = np.flatnonzero(cost != last_cost).astype(np.int32)
+        if len(cols):
+            h.changeColsCost(len(cols), cols, cost[cols])
+        rows = np.flatnonzero(demand != last_demand).astype(np.int32)
+        if len(rows):
+            h.changeRowsBounds(len(rows), rows, demand[rows], demand[rows])
 
     def _outage_map(self, out: np.ndarray):
         """``(C, M, P_out)``: the flow change on every branch for injections is ``P + C @ M @ P_out`` (the
