@@ -79,7 +79,8 @@ def main(argv=None) -> int:
         for name in VALIDATE:
             cmd = [*gridsim, "validate", str(ROOT / "scenarios" / name)]
             wall, cpu = _child(cmd, env)
-            print(f"{'gridsim validate ' + name + ' (first: may build the index)':58s} wall {wall:5.2f} s   cpu {cpu:5.2f} s")
+            label = f"gridsim validate {name} (first: may build the index)"
+            print(f"{label:58s} wall {wall:5.2f} s   cpu {cpu:5.2f} s")
             _best(f"gridsim validate {name}", cmd, env, args.repeat)
         if args.no_main:
             return 0

@@ -190,7 +190,8 @@ def test_names_and_selectors_resolve_alike_on_the_view_and_the_network(cache, ne
     for kind, target in probes:
         assert _outcome(lambda: resolve_name(view, kind, target)) == _outcome(lambda: resolve_name(net, kind, target))
     selectors = [{"kind": k} for k in ("plant", "unit", "interconnector", "substation", "line", "transformer", "load")]
-    selectors += [{"kind": "plant", "fuel": "hydro"}, {"kind": "unit", "fuel": "hydr"}, {"kind": "line", "voltage_kv": 330},
+    selectors += [{"kind": "plant", "fuel": "hydro"}, {"kind": "unit", "fuel": "hydr"},
+                  {"kind": "line", "voltage_kv": 330},
                   {"kind": "substation", "voltage_kv": 750}, {"kind": "transformer", "voltage_kv": 330},
                   {"kind": "load", "region": "Dnipro"}, {"kind": "line", "region": "Dnipr"},
                   {"kind": "substation", "name": "*HPP*"}, {"kind": "line", "name": "*#2"},

@@ -148,7 +148,8 @@ def _lookup(t: NameTables, kind: str, target) -> list[Match]:
 
 def _row_lookup(t: NameTables, kind: str, target) -> list[Match]:
     """``branch: N`` / ``generator: N``: the elements of MATPOWER table row N."""
-    table_cols = [("line", "mp_branch_row"), ("trafo", "mp_branch_row")] if kind == "branch" else [("gen", "mp_gen_row")]
+    table_cols = ([("line", "mp_branch_row"), ("trafo", "mp_branch_row")] if kind == "branch"
+                  else [("gen", "mp_gen_row")])
     try:
         row = int(target)
     except (TypeError, ValueError):
