@@ -85,3 +85,46 @@ def test_single_branch_resolves_plain_items_only():
     for items in (({"branch": True},), ({"branch": 1}, {"branch": 2}), ({"unit": "gen 1"},),
                   ({"branch": 1, "derate": 0.5},), ({"branch": [1]},)):
         assert ev.single_branch(CaseSpec("x", items)) is None, items
+
+
+def test_branch_pairs_and_triples_in_blocks_equal_simulate():
+    """Cases of 2-3 branches (random, some splitting the grid, some overloading) through the blocks of
+    evaluate_many: the numbers of simulate(), case by case."""
+    import random
+
+    from gridsim.batch.cases import SimulateEvaluator
+
+    ev = evaluator(CASE118, "priority", response="optimal")
+    rows = list(range(1, len(ev.model.base.line) + len(ev.model.base.trafo) + 1))
+    rng = random.Random(4)
+    cases = [CaseSpec(f"k{k}-{i}", tuple({"branch": b} for b in rng.sample(rows, k)))
+             for k in (2, 3) for i in range(8)]
+    bridge_rows = [r for r in rows if ev.bridges.is_bridge[ev.single_branch(CaseSpec("b", ({"branch": r},)))]]
+    cases += [CaseSpec(f"cut-{a}-{b}", ({"branch": a}, {"branch": b})) for a, b in zip(bridge_rows, rows[:5])]
+    got = ev.evaluate_many(cases)
+    ref = SimulateEvaluator(ev.scenario, ev.model.base)
+    for case, rec in zip(cases, got):
+        want = ref.evaluate(case)
+        for col in ("unserved_mw", "unserved_network_mw", "unserved_isolated_mw", "critical_unserved_mw"):
+            assert rec[col] == pytest.approx(want[col], abs=1e-6), (case.outages, col)
+        assert (rec["n_islands"], rec["n_overloaded"], rec["status"]) == \
+            (want["n_islands"], want["n_overloaded"], want["status"]), case.outages
+    assert any(r["n_islands"] > 1 for r in got)
+    assert ev.lp.warm.n_cases >= 3                 # overloaded pairs went on to the LP
+
+
+def test_multi_outage_flows_equal_the_compensation_one_case_at_a_time():
+    ev = evaluator(CASE118, "proportional")
+    rng = np.random.default_rng(1)
+    m = ev.model.n_branch
+    for k in (2, 3, 4):
+        sets = np.array([np.sort(rng.choice(m, k, replace=False)) for _ in range(60)])
+        flows, split = ev.flow.multi_outage_flows(ev.base_flow, sets)
+        for j in np.flatnonzero(~split):
+            np.testing.assert_allclose(flows[:, j], ev.flow.outage_flows(ev.base_flow, sets[j]), atol=1e-8)
+        for j in range(len(sets)):           # every set that splits the grid is flagged
+            on = np.ones(m, dtype=bool)
+            on[sets[j]] = False
+            st = case_state(ev.model, CaseMasks(sets[j], _NONE, _NONE, None, _NONE), ev.method)
+            if st.n_islands > ev.base.n_islands or len(st.energised) > len(ev.base.energised):
+                assert split[j], sets[j]

@@ -22,6 +22,9 @@ from scipy.sparse.linalg import splu
 
 #: |1 - H| below this: the outage splits the grid (a bridge); the transfer across it is zero
 SINGULAR = 1e-9
+#: smallest singular value of ``I - H`` below which ``multi_outage_flows`` leaves a case to the one-case path (it
+#: may split the grid; a cut makes ``I - H`` exactly singular, so a cautious threshold only costs time)
+MULTI_SINGULAR = 1e-6
 #: up to this many buses the bus PTDF matrix is kept dense (case2000: 3,639 x 2,000, 58 MB): a PTDF column is
 #: then two gathered columns instead of a sparse solve
 DENSE_MAX_BUSES = 4000
@@ -117,4 +120,21 @@ class DCFlow:
         x = np.where(split, 0.0, base_flow[branches] / np.where(split, 1.0, denom))
         out = base_flow[:, None] + cols * x[None, :]
         out[branches, k] = 0.0
+        return out, split
+
+    def multi_outage_flows(self, base_flow: np.ndarray, sets: np.ndarray):
+        """Flows (branches x cases) for each row of ``sets`` (cases x k, k >= 1 branches each) out together:
+        ``outage_flows`` for all cases at once (batched k x k solves), and which cases may split the grid
+        (``I - H`` near singular: their columns are left as the base flows)."""
+        n, k = sets.shape
+        uniq, inv = np.unique(sets, return_inverse=True)
+        inv = inv.reshape(n, k)
+        cols = self.ptdf_columns(uniq)                                   # branches x unique outaged branches
+        lhs = np.eye(k)[None, :, :] - cols[sets[:, :, None], inv[:, None, :]]
+        split = np.linalg.svd(lhs, compute_uv=False)[:, -1] < MULTI_SINGULAR
+        lhs[split] = np.eye(k)
+        rhs = np.where(split[:, None], 0.0, base_flow[sets])
+        x = np.linalg.solve(lhs, rhs[:, :, None])[:, :, 0]
+        out = base_flow[:, None] + np.einsum("mck,ck->mc", cols[:, inv], x)
+        out[sets, np.arange(n)[:, None]] = 0.0
         return out, split

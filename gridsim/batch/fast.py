@@ -5,9 +5,11 @@ A case is masks on the ``PreparedModel`` (``gridsim.batch.model``); its islands 
 ``gridsim.batch.state`` (the rules of ``gridsim.topology`` and ``gridsim.balance``), its flows from one
 factorisation (``gridsim.batch.dcflow``), and an island with an overload is re-dispatched by the warm-started
 shedding LP (``gridsim.batch.lp_lazy``, ``lp_reference``), its shed split into ``deficit`` and ``network`` as
-``gridsim.solvers.response`` splits it. ``evaluate_many`` does the single-branch cases that keep the grid in
-one piece and need no LP all at once (one PTDF column per case, vectorised). ``SimulateEvaluator``
-(``gridsim.batch.cases``) is the definition of the right answer; tests/test_batch_fast.py keeps them equal.
+``gridsim.solvers.response`` splits it. ``evaluate_many`` screens the single-branch cases together
+(``gridsim.batch.screen``: flows, islands and balance of every case, bridges included, as columns) and only the
+cases with an overload go on to the LP one by one. ``with_demand`` and ``evaluate_state`` are the hooks other
+engines build on (``gridsim.timeline_fast``). ``SimulateEvaluator`` (``gridsim.batch.cases``) is the definition
+of the right answer; tests/test_batch_fast.py and tests/test_batch_screen.py keep them equal.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ RESPONSES, SOLVERS = ("none", "optimal"), ("dc",)
 #: (branches x cases, e.g. the flows) stay near CHUNK_CELLS numbers (~2 MB) and in cache (case2000's screen:
 #: 150 ms in blocks of 64, 260-320 ms in blocks of 256)
 CHUNK, CHUNK_CELLS = 256, 2 ** 18
+#: cases taking out up to this many branches (and nothing else) are done in blocks too
+MULTI_MAX = 4
 #: shedding LP engines: the warm-started LP with only the branch limits that bind (``highs``,
 #: ``gridsim.batch.lp_lazy``); the warm-started whole-model LP with every limit (``full``); ``optimal_shed`` per
 #: island exactly as ``simulate()`` calls it (``reference``); or the lazy LP with the reference where load is
@@ -92,11 +96,14 @@ class FastDCEvaluator:
         return rec
 
     def evaluate_many(self, cases) -> list[dict[str, Any]]:
-        """Records for ``cases`` in order; single-branch cases are screened together (``gridsim.batch.screen``)
-        and only those the screen cannot finish (an overload for the LP, a short island) go one by one."""
+        """Records for ``cases`` in order. Cases that only take out branches are done in blocks: single branches
+        through the screen (``gridsim.batch.screen``), sets of up to ``MULTI_MAX`` branches by batched
+        compensation (``DCFlow.multi_outage_flows``); a case goes one by one when its block cannot finish it (an
+        overload for the LP, a set that may split the grid) and every other case always does."""
         cases = list(cases)
         out: list[dict[str, Any] | None] = [None] * len(cases)
         singles: list[tuple[int, int]] = []
+        multi: dict[int, list[tuple[int, CaseMasks]]] = {}
         for i, case in enumerate(cases):
             k = self.single_branch(case)
             if k is not None:
@@ -104,23 +111,32 @@ class FastDCEvaluator:
                 continue
             t0 = time.perf_counter()
             try:
-                out[i] = self.evaluate_masks(self.case_masks(case))
+                masks = self.case_masks(case)
+                if masks.injections_unchanged and 2 <= len(masks.branch_out) <= MULTI_MAX:
+                    multi.setdefault(len(masks.branch_out), []).append((i, masks))
+                    continue
+                out[i] = self.evaluate_masks(masks)
                 out[i]["time_s"] = time.perf_counter() - t0
             except Exception as exc:  # noqa: BLE001 -- a batch never dies because one case failed
                 out[i] = failed_record(FAILED, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
-        size = self.chunk
-        for start in range(0, len(singles), size):
-            chunk = singles[start:start + size]
+        self._in_blocks(cases, out, singles, self._singles, self.chunk)
+        for k, items in multi.items():
+            self._in_blocks(cases, out, items, self._multis, max(1, self.chunk // k))
+        return out  # type: ignore[return-value]
+
+    def _in_blocks(self, cases, out: list, items: list, evaluate_block, size: int) -> None:
+        """``out[i]`` for each ``(i, item)`` of ``items``, ``size`` at a time through ``evaluate_block``."""
+        for start in range(0, len(items), size):
+            chunk = items[start:start + size]
             t0 = time.perf_counter()
             try:
-                recs = self._singles(np.array([k for _, k in chunk], dtype=np.int64))
+                recs = evaluate_block([item for _, item in chunk])
             except Exception:  # noqa: BLE001 -- one case spoiled the block: evaluate its cases one by one
                 recs = [self.evaluate(cases[i]) for i, _ in chunk]
             dt = (time.perf_counter() - t0) / len(chunk)
             for (i, _), rec in zip(chunk, recs):
                 out[i] = rec
                 rec["time_s"] = dt
-        return out  # type: ignore[return-value]
 
     @property
     def chunk(self) -> int:
@@ -193,7 +209,26 @@ class FastDCEvaluator:
         self._base_record = self._record(self.base, 0, self.notes)
 
     # -- steps -----------------------------------------------------------------------------------------------
-    def _singles(self, branches: np.ndarray) -> list[dict[str, Any]]:
+    def _multis(self, block: list[CaseMasks]) -> list[dict[str, Any]]:
+        """Records of cases that each take out the same number of branches and nothing else."""
+        sets = np.array([m.branch_out for m in block], dtype=np.int64)
+        flows, split = self.flow.multi_outage_flows(self.base_flow, sets)
+        over = self.base_live[:, None] & (np.abs(flows) > self._threshold[:, None])
+        over[sets, np.arange(len(block))[:, None]] = False
+        n_over = over.sum(axis=0)
+        recs = []
+        for j, masks in enumerate(block):
+            if split[j]:
+                recs.append(self.evaluate_masks(masks))
+            elif self.optimal and n_over[j]:
+                st = dataclasses.replace(self.base, branch_on=self._on_without(masks.branch_out))
+                recs.append(self._respond(masks, st, flows[:, j]))
+            else:   # the base case's islands and balance: its record, with this case's overloads
+                recs.append(dict(self._base_record, n_overloaded=int(n_over[j])))
+        return recs
+
+    def _singles(self, branches) -> list[dict[str, Any]]:
+        branches = np.asarray(branches, dtype=np.int64)
         cols = self.screen(branches)
         recs = []
         for j, k in enumerate(branches.tolist()):
@@ -221,7 +256,7 @@ class FastDCEvaluator:
                     critical_unserved_mw=float(cols.critical[j]), n_islands=int(cols.n_islands[j]),
                     n_overloaded=n_over, status=status)
 
-    def _on_without(self, branch: int) -> np.ndarray:
+    def _on_without(self, branch) -> np.ndarray:
         on = np.ones(self.model.n_branch, dtype=bool)
         on[branch] = False
         return on
