@@ -33,7 +33,9 @@ first, and beside each wall-clock rate the rate in CPU time (``time.process_time
 ``--ac NETWORKS`` (default ``builtin``; ``none`` to skip): every single line with ``solver: ac, response:
 optimal`` through ``FastACEvaluator`` (lightsim2grid's Newton solver on pandapower's admittance model; how many
 cases took each path: exact check, LP, voltage relief, simulate()), the simulate() loop on a sample (numbers
-compared to 1e-3 MW) and lightsim2grid's own AC contingency analysis (flows only, splits skipped). Then the memory of a case2000 N-1 run in a fresh process (peak RSS and
+compared to 1e-3 MW) and lightsim2grid's own AC contingency analysis (flows only, splits skipped); with
+``--ac-workers N`` (default 2) also on N forked processes that inherit the prepared model. Then the memory of
+a case2000 N-1 run in a fresh process (peak RSS and
 the tracemalloc peak of the batch run). Targets (issue "Thousands of cases a second"): >= 2,000 cases/s and
 >= 100x the simulate() loop on the built-in grid; case2000 N-1 under 2 GiB. Never a CI gate.
 """

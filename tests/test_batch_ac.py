@@ -220,7 +220,7 @@ def test_merit_order_equals_merit_dispatch():
 def test_relief_warm_starts_and_repeated_runs_give_the_dc_starts_answer(monkeypatch):
     """The relief's runs after a converged first run start warm and a repeated state is not solved again: fewer
     Newton solves, and the same record as every run from the DC start."""
-    from gridsim.batch import fast_ac_case
+    from gridsim.batch import acrelief
 
     fast, _ = evaluators("dnipro-like")
     case = CaseSpec("relief", ({"line": "Berezhnohrad - Dolynivtsi 110 kV"},))
@@ -232,9 +232,9 @@ def test_relief_warm_starts_and_repeated_runs_give_the_dc_starts_answer(monkeypa
         return fast.newton.runs - before, rec
 
     warm, rec = solves_and_record()
-    monkeypatch.setattr(fast_ac_case._IslandRun, "_start", lambda self, served: None)
-    monkeypatch.setattr(fast_ac_case._IslandRun, "v_of", lambda self, served: None)
-    monkeypatch.setattr(fast_ac_case._IslandRun, "run", lambda self, served: self._solve(np.array(served))[0])
+    monkeypatch.setattr(acrelief.IslandRun, "_start", lambda self, served: None)
+    monkeypatch.setattr(acrelief.IslandRun, "v_of", lambda self, served: None)
+    monkeypatch.setattr(acrelief.IslandRun, "run", lambda self, served: self._solve(np.array(served))[0])
     cold, ref = solves_and_record()
     assert warm < cold
     assert rec["unserved_mw"] > 1.0

@@ -42,7 +42,7 @@ PATHS = ("exact", "lp", "relief", "simulate")
 #: where the check of each case's state starts its AC power flow: ``warm`` (the default): from the base
 #: state's solution (then the last converged one), and from pandapower's ``init="dc"`` start where that does
 #: not converge; ``dc``: always from the DC start, as simulate() does. The voltage relief's first run starts
-#: from the DC start; where that converges the later runs start warm (``fast_ac_case._IslandRun``), else all of
+#: from the DC start; where that converges the later runs start warm (``acrelief.IslandRun``), else all of
 #: them from the DC start, so that its bisections see the same convergence near the nose point as simulate()'s.
 STARTS = ("dc", "warm")
 

@@ -1,0 +1,111 @@
+"""The local voltage relief of one island of a ``gridsim.batch.fast_ac_case.ACCase``: the island as
+``gridsim.solvers.voltage.IslandAC`` presents it to ``relieve_voltage``, solved by the case's Newton solver."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from gridsim.solvers.voltage import ACState, IslandAC
+
+#: the relief's warm starts: a converged state whose served demand scaled by at most this much (relative) is
+#: the run's served demand may start it
+WARM_NEAR = 0.1
+
+
+class IslandRun:
+    """``gridsim.solvers.voltage.IslandAC`` on this solver: ``run(served)`` re-dispatches the island in merit
+    order (``IslandAC.dispatch``, the same method) and solves the island alone.
+
+    The first run (the served demand as it is) starts from pandapower's DC start, as ``IslandAC`` does. If it
+    converges, the island is not at its nose point and every later run (a lighter state: the relief only sheds)
+    starts from the converged states nearest in served demand, interpolated between the two nearest (the
+    bisections' states lie on a line), and from the DC start again where that does not converge, so a run is
+    "not converged" only where the DC start does not converge either. If the first run does not converge, every
+    run starts from the DC start (near the nose point convergence depends on the start; ``simulate()``'s runs
+    start from the DC start). A run with the same served demand as an earlier one is that run (the relief asks
+    for some states twice)."""
+
+    dispatch, _merit = IslandAC.dispatch, IslandAC._merit
+
+    def __init__(self, case, k: int, served, dispatch):
+        from gridsim.batch.fast_ac import island_namespace
+
+        st, pm = case.st, case.pm
+        isl = case.islands[k]
+        self.case, self.k = case, k
+        self.load_pos = np.flatnonzero(st.load_island == isl)
+        self.loads = pm.load_index[self.load_pos]
+        self.work = island_namespace(pm)
+        self.gens = np.flatnonzero(case.gen_live & (st.gen_island == isl))
+        self.cap = st.gen_cap[self.gens]
+        self.cost = pm.gen_cost[self.gens]
+        self.base_p = np.minimum(dispatch[self.gens], self.cap)
+        self.allowance = float(case.allow[k])
+        self.served, self.dispatch_all = served, dispatch
+        self.buses = np.flatnonzero(case.solved & (st.labels == isl))
+        self.bus_index = pd.Index(case.ev.pp_buses(self.buses))
+        self.runs = self.solves = 0
+        self.warm: bool | None = None          # decided by the first run
+        self.memo: dict[bytes, tuple] = {}     # served (bytes) -> (ACState, V)
+        self._near_s: list[np.ndarray] = []     # converged runs' served demand and voltages, for warm starts
+        self._near_v: list[np.ndarray] = []
+        self._load_bus = pm.damaged.load["bus"].to_numpy()[self.load_pos]
+
+    def load_buses(self) -> np.ndarray:
+        return self._load_bus
+
+    def run(self, served: np.ndarray) -> ACState:
+        self.runs += 1
+        key = np.ascontiguousarray(served, dtype=float).tobytes()
+        got = self.memo.get(key)
+        if got is None:
+            got = self.memo[key] = self._solve(np.array(served, dtype=float))
+        return got[0]
+
+    def v_of(self, served: np.ndarray):
+        """The voltages of an earlier converged run with this served demand (None if there was none)."""
+        got = self.memo.get(np.ascontiguousarray(served, dtype=float).tobytes())
+        return None if got is None else got[1]
+
+    def _solve(self, served: np.ndarray) -> tuple:
+        s = self.served.copy()
+        s[self.load_pos] = served
+        d = self.dispatch_all.copy()
+        d[self.gens] = self.dispatch(served)
+        self.solves += 1
+        v, ok = self.case.solve(self.k, s, d, start=self._start(served) if self.warm else None)
+        if self.warm is None:
+            self.warm = bool(ok)
+        if not ok:
+            return ACState(False), None
+        if self.warm:
+            self._near_s.append(served)
+            self._near_v.append(v)
+        mag = np.abs(v[self.buses])
+        vm = pd.Series(mag, index=self.bus_index, copy=False)
+        return ACState(True, vm, float(mag.min()), float(mag.max()), None), v
+
+    def _start(self, served: np.ndarray):
+        """A warm start for ``served``: where it lies between two converged states on the line through their
+        served demands (the relief's bisections), interpolated between the nearest such pair (L1 distance);
+        else the nearest converged state if ``served`` is its served demand scaled by at most ``WARM_NEAR``;
+        else None (the DC start)."""
+        if not self._near_s:
+            return None
+        near = np.array(self._near_s)
+        dist = np.abs(near - served).sum(axis=1)
+        order = np.argsort(dist, kind="stable")
+        sa, va = near[order[0]], self._near_v[order[0]]
+        tol = 1e-9 * max(float(np.abs(served).sum()), 1e-9)
+        for j in order[1:]:
+            step = near[j] - sa
+            t = float(np.dot(served - sa, step) / max(float(np.dot(step, step)), 1e-300))
+            if 0.0 <= t <= 1.0 and np.abs(sa + t * step - served).sum() <= tol:
+                vb = self._near_v[j]
+                vm = np.abs(va) + t * (np.abs(vb) - np.abs(va))
+                return vm * np.exp(1j * (np.angle(va) + t * (np.angle(vb) - np.angle(va))))
+        c = float(np.dot(served, sa) / max(float(np.dot(sa, sa)), 1e-300))
+        if abs(c - 1.0) <= WARM_NEAR and np.abs(c * sa - served).sum() <= tol:
+            return va                   # the same demand scaled (the relief's locating runs)
+        return None
