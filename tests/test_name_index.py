@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ import gridsim
 from gridsim.errors import NetworkError, ScenarioError
 from gridsim.networks import BUILTIN_BUILDERS, FILE_SUFFIXES, build_network
 from gridsim.networks import index as name_index
-from gridsim.networks.index import BUILTIN_SOURCES, cache_dir, network_names
+from gridsim.networks.index import cache_dir, network_names
 from gridsim.networks.nametables import NAME_COLUMNS, NameTables, name_tables
 from gridsim.networks.naming import _candidates, resolve_name, resolve_selector
 
@@ -89,16 +90,16 @@ def test_a_stale_key_is_rebuilt_and_overwritten(cache, monkeypatch):
     assert json.loads(path.read_text())["key"]["gridsim"] == "9.9.9"
 
 
-def test_the_key_follows_the_bytes_of_the_data_file(cache, monkeypatch, tmp_path):
+@pytest.mark.parametrize("edit", ["data/dnipro_like.json", "bridges.py", "networks/synthetic_branches.py"])
+def test_the_key_follows_the_bytes_of_the_code_and_data_that_build_the_grid(cache, monkeypatch, tmp_path, edit):
     before = name_index._identity_and_key("dnipro-like", None, None)[1]
     package = tmp_path / "pkg"
-    for name in BUILTIN_SOURCES["dnipro-like"] + name_index._VIEW_CODE:
-        (package / name).parent.mkdir(parents=True, exist_ok=True)
-        (package / name).write_bytes((name_index._PACKAGE / name).read_bytes())
+    shutil.copytree(name_index._PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(name_index, "_PACKAGE", package)
-    assert name_index._identity_and_key("dnipro-like", None, None)[1] == before
-    data = package / "data/dnipro_like.json"
-    data.write_text(data.read_text().replace('"seed"', '"seed" ', 1))
+    assert name_index._identity_and_key("dnipro-like", None, None)[1] == before      # same bytes, same key
+    changed = package / edit                   # bridges.py: a module the planner imports, not in networks/
+    changed.write_bytes(changed.read_bytes() + b"\n")
+    name_index._package_digest.cache_clear()          # read once a process: a new process sees the edit
     assert name_index._identity_and_key("dnipro-like", None, None)[1]["sources"] != before["sources"]
 
 
@@ -162,10 +163,11 @@ def test_network_errors_are_build_networks_errors(cache, tmp_path):
         assert str(indexed.value) == str(built.value)
 
 
-def test_every_built_in_grid_has_its_sources_and_the_suffixes_are_the_readers():
+def test_the_built_ins_and_suffixes_named_without_importing_pandapower_are_the_real_ones():
+    from gridsim.networks import _builtins
     from gridsim.networks.importers import READERS
 
-    assert set(BUILTIN_SOURCES) == set(BUILTIN_BUILDERS)
+    assert set(_builtins()) == set(BUILTIN_BUILDERS)
     assert set(FILE_SUFFIXES) == set(READERS)
 
 
