@@ -71,5 +71,5 @@ def bridge_search(n: int, a, b) -> BridgeSearch:
                     size[u] += size[v]
                     if low[v] > tin[u]:
                         found.append(via)
-    as_array = lambda x: np.array(x, dtype=np.int64)  # noqa: E731
-    return BridgeSearch(as_array(order), as_array(tin), as_array(size), as_array(child), found)
+    order_a, tin_a, size_a, child_a = (np.array(x, dtype=np.int64) for x in (order, tin, size, child))
+    return BridgeSearch(order_a, tin_a, size_a, child_a, found)
