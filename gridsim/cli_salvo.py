@@ -76,10 +76,10 @@ def attack_note(scenario, net) -> str:
     name nothing) and say how many assets the salvo can hit; "" without an attack."""
     if scenario.attack is None:
         return ""
-    from gridsim.salvo.plan import plan_attack
+    from gridsim.salvo.plan import resolve_attack   # resolves as plan_attack does, without numpy's arrays
 
-    plan = plan_attack(scenario, net)
-    return f"; attack: {plan.weapon_type.size} weapons, {len(plan.assets)} target assets"
+    assets, _, _ = resolve_attack(scenario, net)
+    return f"; attack: {scenario.attack.n_weapons} weapons, {len(assets)} target assets"
 
 
 def _progress(err: Console, label: str):

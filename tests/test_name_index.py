@@ -202,3 +202,18 @@ def test_names_and_selectors_resolve_alike_on_the_view_and_the_network(cache, ne
     for s in selectors:
         sel = SimpleNamespace(**{"fuel": None, "region": None, "voltage_kv": None, "name": None, **s})
         assert _outcome(lambda: resolve_selector(view, sel)) == _outcome(lambda: resolve_selector(net, sel))
+
+
+def test_validate_with_the_index_imports_no_numpy_pandas_or_pandapower(cache):
+    """The start-up target of `gridsim validate`: with the index cached, names, selectors and an attack's targets
+    and zones resolve on the view alone."""
+    scenarios = [str(ROOT / "scenarios" / f) for f in ("dnipro-hydro-strike.yaml", "winter-salvo-defend.yaml",
+                                                        "rts24-worst-5.yaml")]
+    code = ("import sys; from gridsim.cli import main; code = main(['validate', *sys.argv[1:]]); "
+            "print(code, sorted(m for m in ('numpy', 'pandas', 'pandapower', 'scipy', 'matplotlib') "
+            "if m in sys.modules))")
+    first = subprocess.run([sys.executable, "-c", code, *scenarios], capture_output=True, text=True, check=True)
+    again = subprocess.run([sys.executable, "-c", code, *scenarios], capture_output=True, text=True, check=True)
+    assert first.stdout.splitlines()[-1].startswith("0 ")          # the first run builds the networks
+    assert again.stdout.splitlines()[-1] == "0 []"
+    assert "attack: 96 weapons, 19 target assets" in again.stdout.replace("\n", " ")

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from gridsim.errors import ScenarioError, did_you_mean
 from gridsim.networks.nametables import isna, name_tables
 from gridsim.scenario.schema import DERATABLE
+
+if TYPE_CHECKING:     # numpy is imported where arrays are made: `gridsim validate` resolves an attack without it
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -65,11 +67,15 @@ class AttackPlan:
 
     @property
     def cum_p(self) -> np.ndarray:
+        import numpy as np
+
         cum = np.cumsum(self.target_p)
         cum[-1] = 1.0
         return cum
 
     def with_intercept(self, intercept: np.ndarray) -> AttackPlan:
+        import numpy as np
+
         return dataclasses.replace(self, intercept=np.asarray(intercept, dtype=float))
 
     def asset_index(self) -> dict[tuple[str, str], int]:
@@ -77,6 +83,8 @@ class AttackPlan:
 
     def covered(self, unit_p: dict[str, float], assets: list[int]) -> np.ndarray:
         """The interception matrix with one more air-defence unit (``unit_p`` per type) over ``assets``."""
+        import numpy as np
+
         out = self.intercept.copy()
         for t, name in enumerate(self.types):
             if name in unit_p and len(assets):
@@ -84,22 +92,33 @@ class AttackPlan:
         return out
 
 
-def plan_attack(scenario, net) -> AttackPlan:
-    """The attack of ``scenario`` resolved on ``net`` (the scenario's prepared network). ScenarioError, located
-    in the file, for a target or zone that names nothing."""
+def resolve_attack(scenario, net) -> tuple[list[Asset], list[float], list[list[int]]]:
+    """The attack's assets, the weight of the targets on each, and per defended zone the assets it covers;
+    ScenarioError, located in the file, for a target or zone that names nothing (``gridsim validate``)."""
     attack = scenario.attack
     if attack is None:
         raise ScenarioError("the scenario has no `attack:` block", file=_file(scenario))
     net = name_tables(net)     # names, regions and buses are all a plan reads (a net or its cached name index)
     assets, shares = _targets(scenario, net)
-    total = float(sum(shares.values()))
     order = list(shares)
-    types = tuple(attack.types)
-    intercept = np.array([[attack.interception.default[t]] * len(order) for t in types], dtype=float)
-    intercept = intercept.reshape(len(types), len(order))
     index = {k: i for i, k in enumerate(order)}
-    for z, zone in enumerate(attack.interception.defended):
-        covered = _zone_assets(scenario, net, zone, z, [assets[k] for k in order], index)
+    zones = [_zone_assets(scenario, net, zone, z, [assets[k] for k in order], index)
+             for z, zone in enumerate(attack.interception.defended)]
+    return [assets[k] for k in order], [shares[k] for k in order], zones
+
+
+def plan_attack(scenario, net) -> AttackPlan:
+    """The attack of ``scenario`` resolved on ``net`` (the scenario's prepared network). ScenarioError, located
+    in the file, for a target or zone that names nothing."""
+    import numpy as np
+
+    assets, shares, zones = resolve_attack(scenario, net)
+    attack = scenario.attack
+    total = float(sum(shares))
+    types = tuple(attack.types)
+    intercept = np.array([[attack.interception.default[t]] * len(assets) for t in types], dtype=float)
+    intercept = intercept.reshape(len(types), len(assets))
+    for zone, covered in zip(attack.interception.defended, zones):
         for t, name in enumerate(types):
             if name in zone.intercept and covered:
                 intercept[t, covered] = np.maximum(intercept[t, covered], zone.intercept[name])
@@ -107,9 +126,8 @@ def plan_attack(scenario, net) -> AttackPlan:
     derate = np.array([attack.damage_of(t).derate for t in types], dtype=float).reshape(len(types), 2)
     repair = np.array([attack.damage_of(t).repair_h or (np.nan, np.nan) for t in types],
                       dtype=float).reshape(len(types), 2)
-    return AttackPlan(types, weapon_type, tuple(assets[k] for k in order),
-                      np.array([shares[k] / total for k in order]), intercept, derate, repair, attack.at_h,
-                      scenario.timeline is not None)
+    return AttackPlan(types, weapon_type, tuple(assets), np.array([share / total for share in shares]), intercept,
+                      derate, repair, attack.at_h, scenario.timeline is not None)
 
 
 def _file(scenario) -> str | None:
