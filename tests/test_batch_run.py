@@ -87,6 +87,17 @@ class CrashingEvaluator(SimulateEvaluator):
         return super().evaluate(case)
 
 
+class WhereEvaluator(SimulateEvaluator):
+    """The reference, with the process that built the evaluator and the one that ran the case in its extras."""
+
+    def __init__(self, scenario, net=None):
+        super().__init__(scenario, net)
+        self.built_in = os.getpid()
+
+    def evaluate(self, case):
+        return dict(super().evaluate(case), extras={"built_in": self.built_in, "ran_in": os.getpid()})
+
+
 # -- the store ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("workers", [1, 2])
 def test_record_extras_reach_the_store_and_the_frame(tmp_path, workers):
@@ -194,6 +205,39 @@ def test_local_pool_equals_serial_equals_simulate(tmp_path):
         sc = scenario.model_copy(update={"outages": [*scenario.outages, *_outages(case)]})
         assert pool.loc[case.case_id, "unserved_mw"] == pytest.approx(simulate(sc).unserved_mw, abs=1e-6)
     assert {"results.sqlite", "cases.csv"} <= {p.name for p in tmp_path.iterdir()}
+
+
+def test_forked_workers_inherit_the_evaluator_built_once_in_the_parent():
+    from gridsim.batch.executors import _mp_context
+    from gridsim.batch.store import extras_of
+
+    fork = _mp_context().get_start_method() == "fork"
+    df = run_cases(dc_scenario(), line_cases(LINES[:6]), evaluator=WhereEvaluator, workers=2, chunk_size=1)
+    where = [extras_of(e) for e in df["extras"]]
+    assert all(w["ran_in"] != os.getpid() for w in where)          # the cases ran in the pool's workers
+    if fork:        # one evaluator, built here before the fork, not one per worker
+        assert {w["built_in"] for w in where} == {os.getpid()}
+    else:           # forkserver/spawn: each worker builds its own (nothing is pickled)
+        assert all(w["built_in"] == w["ran_in"] for w in where)
+    reference = run_cases(dc_scenario(), line_cases(LINES[:6]), evaluator="simulate", workers=1)
+    pd.testing.assert_frame_equal(numbers(df), numbers(reference), check_exact=False, atol=1e-9)
+
+
+def test_fast_ac_records_are_identical_with_one_and_two_workers():
+    """The fast AC evaluator forked from the parent gives the same records, bit for bit, as in one process."""
+    pytest.importorskip("lightsim2grid")
+    pytest.importorskip("highspy")
+    from gridsim.batch.rank import asset_names
+    from gridsim.batch.run import as_scenario, prepare_checked
+
+    scenario = as_scenario("dnipro-like", solver="ac")
+    names = asset_names(prepare_checked(scenario), "line")[::6]
+    cases = line_cases(names)
+    one = run_cases(scenario, cases, evaluator="fast-ac", workers=1)
+    two = run_cases(scenario, cases, evaluator="fast-ac", workers=2, chunk_size=5)
+    assert len(one) == len(names) >= 50 and (one["status"] == "converged").all()
+    assert (one["unserved_mw"] > 1e-3).any()
+    pd.testing.assert_frame_equal(numbers(one), numbers(two), check_exact=True)
 
 
 def _outages(case):

@@ -1,7 +1,8 @@
 """Where the cases of a batch run: a registry of executors, chosen by ``--scheduler`` / ``--workers``.
 
-- ``local`` (default): a process pool over all cores (``workers``); each worker builds its evaluator once (pool
-  initializer) and evaluates chunks of cases. A worker process that dies (a crash, ``os._exit``, the OOM killer)
+- ``local`` (default): a process pool over all cores (``workers``); where workers are forked, the evaluator is
+  built once in this process and every worker inherits it (never pickled); with other start methods each
+  worker builds its evaluator once (pool initializer). Workers evaluate chunks of cases. A worker process that dies (a crash, ``os._exit``, the OOM killer)
   breaks the pool: the chunks that were in flight are then re-run one case at a time, the case that kills a
   worker again becomes a ``failed`` row, and the run goes on with a fresh pool.
 - ``serial``: the same in this process (``workers=1``).
@@ -130,11 +131,11 @@ def prepare_evaluator(factory: Factory, net=None):
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(factory: Factory, time_limit_s: float | None, net=None) -> None:
-    """Pool initializer: build the evaluator once per worker process (on ``net`` when the parent's prepared
-    network came along with the fork)."""
+def _init_worker(factory: Factory, time_limit_s: float | None, net=None, evaluator=None) -> None:
+    """Pool initializer: use the parent's prepared evaluator when it came along with the fork, else build the
+    evaluator once per worker process (on ``net`` when the parent's prepared network came along)."""
     _WORKER["limit"] = time_limit_s
-    _WORKER["evaluator"] = prepare_evaluator(factory, net)
+    _WORKER["evaluator"] = evaluator if evaluator is not None else prepare_evaluator(factory, net)
 
 
 def _pool_chunk(cases: Chunk) -> list[dict[str, Any]]:
@@ -193,12 +194,23 @@ class LocalExecutor:
         self.workers = workers
         self.time_limit_s = time_limit_s
         self.net = net      # the prepared network (optional): forked workers inherit it instead of building it
+        self.evaluator = None   # built here (on ``net``) before the first fork; every forked worker inherits it
+
+    def _forked_evaluator(self, factory: Factory):
+        """The evaluator forked workers inherit, built once in this process: a pool's wall time is then the
+        evaluation, not N workers each preparing the model (~0.5-1 s for the fast AC evaluator). Pools made
+        again after a crash fork from the same, never-used evaluator."""
+        if self.evaluator is None:
+            self.evaluator = prepare_evaluator(factory, self.net)
+        return self.evaluator
 
     def _pool(self, factory: Factory, workers: int) -> ProcessPoolExecutor:
         ctx = _mp_context()
-        net = self.net if ctx.get_start_method() == "fork" else None    # never pickled
+        fork = ctx.get_start_method() == "fork"       # never pickled: other start methods build per worker
+        initargs = (factory, self.time_limit_s, self.net if fork else None,
+                    self._forked_evaluator(factory) if fork else None)
         return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                   initargs=(factory, self.time_limit_s, net))
+                                   initargs=initargs)
 
     def run(self, factory: Factory, chunks: Iterable[Chunk], on_chunk: OnChunk) -> None:
         queue = deque(chunks)
