@@ -296,7 +296,10 @@ class FastDCEvaluator:
             todo &= ~done
             if not todo.any():
                 break
-            res = self.lp.solve(st, todo, gen_on, pm.lp_limit)
+            # the engines that share this factorisation start from the flows at hand (round 1: the case's)
+            extra = {"flows": flow} if self.lp_engine in _TAKES_FLOW and flow is not None else {}
+            res = self.lp.solve(st, todo, gen_on, pm.lp_limit, **extra)
+            flow = None
             if res.ok:
                 _apply_lp(pm, st, todo, gen_on, res)
             else:

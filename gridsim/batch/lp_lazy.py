@@ -53,7 +53,9 @@ class LazyShedLP:
         self.max_rows_added = 0
         self.total_rows_added = 0
 
-    def solve(self, st, lp_islands: np.ndarray, gen_on: np.ndarray, limit: np.ndarray) -> LPResult:
+    def solve(self, st, lp_islands: np.ndarray, gen_on: np.ndarray, limit: np.ndarray,
+              flows: np.ndarray | None = None) -> LPResult:
+        """``ShedLP.solve``; ``flows``: the case's flows before the response when the caller has them."""
         pm, flow = self.pm, self.flow
         gl = st.labels[pm.gen_bus]
         g_free = gen_on & (gl >= 0) & lp_islands[np.maximum(gl, 0)]
@@ -62,7 +64,7 @@ class LazyShedLP:
         lab = st.labels[pm.br_from]
         lim = np.where(st.branch_on & (lab >= 0) & lp_islands[np.maximum(lab, 0)], limit, np.inf)
         out = np.flatnonzero(~st.branch_on)
-        f0 = flow.outage_flows(flow.flows(st.injection(pm)), out)
+        f0 = flow.outage_flows(flow.flows(st.injection(pm)), out) if flows is None else flows
         self._build(st, lp_islands, g_free, gens, loads)
         self._ctx = (gens, loads, out, self._outage_map(out), f0, st)
         rows = np.zeros(0, dtype=np.int64)

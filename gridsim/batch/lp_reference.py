@@ -105,8 +105,9 @@ class ExactLP:
     def n_solves(self) -> int:
         return self.warm.n_solves + self.reference.n_solves
 
-    def solve(self, st, lp_islands: np.ndarray, gen_on: np.ndarray, limit: np.ndarray) -> LPResult:
-        res = self.warm.solve(st, lp_islands, gen_on, limit)
+    def solve(self, st, lp_islands: np.ndarray, gen_on: np.ndarray, limit: np.ndarray,
+              flows: np.ndarray | None = None) -> LPResult:
+        res = self.warm.solve(st, lp_islands, gen_on, limit, flows)
         free = (st.load_island >= 0) & lp_islands[np.maximum(st.load_island, 0)]
         if res.ok and (not (res.shed[free] > 1e-9).any() or self._choice_irrelevant(free)):
             return res
