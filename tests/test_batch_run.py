@@ -98,6 +98,24 @@ class WhereEvaluator(SimulateEvaluator):
         return dict(super().evaluate(case), extras={"built_in": self.built_in, "ran_in": os.getpid()})
 
 
+class ThreadyEvaluator(WhereEvaluator):
+    """Starts a thread while it is prepared (as a library might): the pool must then not fork."""
+
+    stop = None
+    threads: list = []
+
+    def __init__(self, scenario, net=None):
+        import threading
+
+        super().__init__(scenario, net)
+        if os.getpid() == TEST_PID and ThreadyEvaluator.stop is not None:
+            self.threads.append(threading.Thread(target=ThreadyEvaluator.stop.wait, daemon=True))
+            self.threads[-1].start()
+
+
+TEST_PID = os.getpid()
+
+
 # -- the store ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("workers", [1, 2])
 def test_record_extras_reach_the_store_and_the_frame(tmp_path, workers):
@@ -221,6 +239,29 @@ def test_forked_workers_inherit_the_evaluator_built_once_in_the_parent():
         assert all(w["built_in"] == w["ran_in"] for w in where)
     reference = run_cases(dc_scenario(), line_cases(LINES[:6]), evaluator="simulate", workers=1)
     pd.testing.assert_frame_equal(numbers(df), numbers(reference), check_exact=False, atol=1e-9)
+
+
+def test_an_evaluator_that_starts_a_thread_is_not_forked():
+    """Preparing the evaluator in this process started a thread: the pool falls back to forkserver (forking a
+    process with threads can deadlock the child) and each worker builds its own evaluator."""
+    import threading
+
+    from gridsim.batch.executors import _mp_context
+    from gridsim.batch.store import extras_of
+
+    if _mp_context().get_start_method() != "fork":
+        pytest.skip("this process already has threads: the pool does not fork anyway")
+    ThreadyEvaluator.stop = threading.Event()
+    try:
+        df = run_cases(dc_scenario(), line_cases(LINES[:3]), evaluator=ThreadyEvaluator, workers=2, chunk_size=1)
+    finally:
+        ThreadyEvaluator.stop.set()
+        ThreadyEvaluator.stop = None
+        for thread in ThreadyEvaluator.threads:
+            thread.join()
+    where = [extras_of(e) for e in df["extras"]]
+    assert all(w["built_in"] == w["ran_in"] != os.getpid() for w in where)
+    assert (df["status"] == "converged").all()
 
 
 def test_fast_ac_records_are_identical_with_one_and_two_workers():

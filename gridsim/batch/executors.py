@@ -206,9 +206,11 @@ class LocalExecutor:
 
     def _pool(self, factory: Factory, workers: int) -> ProcessPoolExecutor:
         ctx = _mp_context()
+        if ctx.get_start_method() == "fork":
+            self._forked_evaluator(factory)
+            ctx = _mp_context()     # preparing it may have started a thread: then no fork after all
         fork = ctx.get_start_method() == "fork"       # never pickled: other start methods build per worker
-        initargs = (factory, self.time_limit_s, self.net if fork else None,
-                    self._forked_evaluator(factory) if fork else None)
+        initargs = (factory, self.time_limit_s, self.net if fork else None, self.evaluator if fork else None)
         return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                                    initargs=initargs)
 
