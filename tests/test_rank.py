@@ -108,6 +108,38 @@ def test_builtin_grid_full_ranking_like_brute_force(kind):
     assert_ranked_like(ranking.singles, brute_force(scenario, kind, ranking.singles["asset"]))
 
 
+class CountingEvaluator:
+    """simulate()'s evaluator, noting the process of every build (top level: worker processes import it)."""
+
+    built: list[int] = []
+
+    def __new__(cls, scenario, net=None):
+        from gridsim.batch.cases import SimulateEvaluator
+
+        cls.built.append(os.getpid())
+        return SimulateEvaluator(scenario, net)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_singles_and_pairs_share_one_prepared_evaluator(tmp_path, workers):
+    """The pairs reuse the evaluator prepared for the singles (in this process: serial, or before forking)."""
+    from gridsim.batch.executors import _mp_context
+    from gridsim.batch.run import as_scenario
+
+    if workers == 2 and _mp_context().get_start_method() != "fork":
+        pytest.skip("workers are not forked here: each builds its own evaluator")
+    scenario = as_scenario(case24_state_yaml(tmp_path))
+    names = ["1-2", "11-13", "11-14", "16-19", "12-23"]
+    CountingEvaluator.built.clear()
+    ranking = rank_assets(scenario, "line", pairs=True, top=3, workers=workers, evaluator=CountingEvaluator,
+                          assets=names)
+    assert CountingEvaluator.built == [os.getpid()]
+    reference = rank_assets(scenario, "line", pairs=True, top=3, workers=1, evaluator="simulate", assets=names)
+    pd.testing.assert_frame_equal(ranking.pairs.drop(columns="message"), reference.pairs.drop(columns="message"))
+    pd.testing.assert_frame_equal(ranking.singles.drop(columns="message"),
+                                  reference.singles.drop(columns="message"))
+
+
 def test_pairs_of_the_worst_singles(tmp_path):
     from gridsim.batch.run import as_scenario
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from gridsim.batch.cases import CASE_COLUMNS, CaseSpec
-from gridsim.batch.run import as_scenario, prepare_checked, run_cases
+from gridsim.batch.run import Prepared, as_scenario, prepare_checked, run_cases
 from gridsim.errors import GridsimError, did_you_mean
 from gridsim.results import CAUSES
 
@@ -137,7 +137,7 @@ def rank_assets(network_or_scenario, kind: str, *, pairs: bool = False, top: int
     if not names:
         raise GridsimError(f"network '{scenario.network}' has no {kind}s to rank")
     common = dict(evaluator=evaluator, workers=workers, scheduler=scheduler, out_dir=out_dir,
-                  time_limit_s=time_limit_s, label=f"rank {kind}", net=net)
+                  time_limit_s=time_limit_s, label=f"rank {kind}", net=net, prepared=Prepared())
 
     def phase(name: str) -> Callable[[int, int], None] | None:
         return None if progress is None else (lambda done, total: progress(name, done, total))

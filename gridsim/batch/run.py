@@ -144,6 +144,35 @@ def run_identity(scenario, label: str) -> dict[str, Any]:
     return {"kind": label, "network": str(scenario.network), "scenario": dump}
 
 
+class Prepared:
+    """Keeps the evaluator one ``run_cases`` call built in this process (serial, or the parent of forked
+    workers) for the next call given the same ``Prepared``, recipe and ``net`` object (``rank_assets``: the
+    singles, then the pairs), so that the model is prepared once, not once per call."""
+
+    def __init__(self):
+        self._key: tuple | None = None
+        self._evaluator = None
+
+    def get(self, spec: EvaluatorSpec, net):
+        if net is None or self._key is None or self._key[1] is not net or self._key[0] != spec:
+            return None
+        return self._evaluator
+
+    def keep(self, spec: EvaluatorSpec, net, evaluator) -> None:
+        if net is not None and evaluator is not None:
+            self._key, self._evaluator = (spec, net), evaluator
+
+
+def _ready(executor, spec: EvaluatorSpec, base, net, prepared: Prepared | None) -> None:
+    """Hand the executor what this process has: the evaluator (serial: built now; local pool: the one an earlier
+    call built, else the pool builds it before forking) and the prepared network."""
+    known = prepared.get(spec, net) if prepared is not None else None
+    if isinstance(executor, SerialExecutor):
+        executor.evaluator = known if known is not None else prepare_evaluator(spec, base)
+    elif isinstance(executor, LocalExecutor):
+        executor.net, executor.evaluator = base, known
+
+
 def chunk_size_for(n_cases: int, workers: int) -> int:
     """About 16 chunks per worker (steady progress, little lost to a kill), 1..256 cases each."""
     return max(1, min(256, math.ceil(n_cases / (16 * max(workers, 1)))))
@@ -152,7 +181,8 @@ def chunk_size_for(n_cases: int, workers: int) -> int:
 def run_cases(network_or_scenario, cases: Iterable[CaseSpec], *, evaluator: str | type = "auto",
               workers: int | None = None, scheduler: str | None = None, out_dir: str | Path | None = None,
               resume: bool = False, progress: Progress | None = None, chunk_size: int | None = None,
-              time_limit_s: float | None = None, label: str = "cases", net=None) -> pd.DataFrame:
+              time_limit_s: float | None = None, label: str = "cases", net=None,
+              prepared: Prepared | None = None) -> pd.DataFrame:
     """Evaluate every case on top of the scenario's state; return one row per case (index ``case_id``, in the
     order given; columns ``outages`` (JSON) and ``CASE_COLUMNS``).
 
@@ -164,7 +194,8 @@ def run_cases(network_or_scenario, cases: Iterable[CaseSpec], *, evaluator: str 
     ``cases.parquet`` when pyarrow is installed) are exported from it; ``resume=True`` skips the cases the
     store already holds (refused when the store belongs to another scenario, network or ``label``). A case
     that fails or passes ``time_limit_s`` is a row with its status and message. ``net`` (optional) is the
-    scenario's network, already built.
+    scenario's network, already built; with it, ``prepared`` (a ``Prepared``) carries the evaluator built in
+    this process over to the next call on the same ``net``.
     """
     scenario = as_scenario(network_or_scenario)
     cases = _unique(cases)
@@ -172,10 +203,7 @@ def run_cases(network_or_scenario, cases: Iterable[CaseSpec], *, evaluator: str 
     executor = make_executor(scheduler, workers, time_limit_s)
     base = prepare_checked(scenario, net)
     spec = EvaluatorSpec(name, scenario, fallback="simulate" if evaluator == "auto" and name != "simulate" else None)
-    if isinstance(executor, SerialExecutor):
-        executor.evaluator = prepare_evaluator(spec, base)
-    elif isinstance(executor, LocalExecutor):
-        executor.net = base
+    _ready(executor, spec, base, net, prepared)
     path = Path(out_dir) / "results.sqlite" if out_dir is not None else ":memory:"
     with ResultStore(path, run_identity(scenario, label), resume=resume) as store:
         finished = store.finished(cases)
@@ -193,6 +221,8 @@ def run_cases(network_or_scenario, cases: Iterable[CaseSpec], *, evaluator: str 
 
         size = chunk_size or chunk_size_for(len(todo), workers or default_workers())
         executor.run(spec, [todo[i:i + size] for i in range(0, len(todo), size)], on_chunk)
+        if prepared is not None:
+            prepared.keep(spec, net, getattr(executor, "evaluator", None))
         if out_dir is not None:
             export(store, Path(out_dir))
         return store.frame([c.case_id for c in cases])
