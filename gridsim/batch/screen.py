@@ -13,8 +13,9 @@ prepared state. Their numbers need no per-case Python:
   are the base flows plus those of the injections that changed (``DCFlow.injection_flows``). A bridge carries nothing once both sides balance
   (``gridsim.batch.dcflow``), as in ``FastDCEvaluator.evaluate_masks``.
 
-Where a new island is short of capacity (``gridsim.balance.shed_to`` sheds), or the base island already was,
-that bridge's column is balanced by ``gridsim.batch.state.case_state`` (one case; rare). What the screen leaves
+A new island short of capacity sheds as ``gridsim.balance.shed_to`` does (proportional shedding: vectorised too);
+with priority shedding, or where the base island already was short, that bridge's column is balanced by
+``gridsim.batch.state.case_state`` (one case; rare). What the screen leaves
 to the evaluator is the optimal response of the cases with an overload (the LP). tests/test_batch_screen.py keeps the columns equal to the one-case
 path on every single branch of the test networks.
 """
@@ -91,22 +92,27 @@ class SingleBranchScreen:
         sums = _subtree_sums(per_bus, br.order, lo, hi)
         whole = _island_sums(per_bus, base, comp)
         cut_on, rest_on = sums["live"] > 0, whole["live"] - sums["live"] > 0
-        short = ((cut_on & (sums["cap"] < sums["demand"] - SHORT_MW))
-                 | (rest_on & (whole["cap"] - sums["cap"] < whole["demand"] - sums["demand"] - SHORT_MW))
-                 | (base.energised[comp] & (base.cap_island[comp] < base.demand_island[comp] - SHORT_MW)))
-        lost = np.where(cut_on, 0.0, sums["demand"]) + np.where(rest_on, 0.0, whole["demand"] - sums["demand"])
-        lost_crit = (np.where(cut_on, 0.0, sums["critical"])
-                     + np.where(rest_on, 0.0, whole["critical"] - sums["critical"]))
-        cols.isolated[js] += lost
-        cols.critical[js] += lost_crit
+        d_cut, d_rest = sums["demand"], whole["demand"] - sums["demand"]
+        c_cut, c_rest = sums["cap"], whole["cap"] - sums["cap"]
+        cut_short, rest_short = cut_on & (c_cut < d_cut - SHORT_MW), rest_on & (c_rest < d_rest - SHORT_MW)
+        # a short side sheds by gridsim.balance.shed_to: proportional here (each load keeps capacity / demand of
+        # it); priority shedding, or a component short before the split, through case_state below
+        one_case = (base.energised[comp] & (base.cap_island[comp] < base.demand_island[comp] - SHORT_MW)) | (
+            (cut_short | rest_short) & (ev.method != "proportional"))
+        cut_keep = np.where(cut_on, np.divide(c_cut, d_cut, out=np.ones(len(js)), where=cut_short), 0.0)
+        rest_keep = np.where(rest_on, np.divide(c_rest, d_rest, out=np.ones(len(js)), where=rest_short), 0.0)
+        c_crit, r_crit = sums["critical"], whole["critical"] - sums["critical"]
+        cols.isolated[js] += np.where(cut_on, 0.0, d_cut) + np.where(rest_on, 0.0, d_rest)
+        cols.deficit[js] += np.where(cut_short, d_cut - c_cut, 0.0) + np.where(rest_short, d_rest - c_rest, 0.0)
+        cols.critical[js] += c_crit * (1.0 - cut_keep) + r_crit * (1.0 - rest_keep)
         cols.n_islands[js] = br.case_n_islands[k]
         n_energised = int(base.energised.sum()) - base.energised[comp].astype(int) + cut_on + rest_on
         cols.dead[js] = n_energised == 0
-        targets = np.column_stack([whole["demand"] - sums["demand"], sums["demand"]])   # (rest, cut) per case
-        flows, live = self._flows(ev, k, comp, lo, hi, targets, cut_on, rest_on)
+        targets = np.column_stack([np.minimum(d_rest, c_rest), np.minimum(d_cut, c_cut)])   # (rest, cut) per case
+        flows, live = self._flows(ev, k, comp, lo, hi, targets, (cut_keep, rest_keep))
         cols.flows[:, js] = flows
         cols.n_over[js] = (live & (np.abs(flows) > ev._threshold[:, None])).sum(axis=0)
-        for j in js[short]:
+        for j in js[one_case]:
             self._balanced(ev, cols, j)
 
     @staticmethod
@@ -125,8 +131,11 @@ class SingleBranchScreen:
         cols.critical[j] = unserved[ev.model.critical].sum()
         cols.dead[j] = not st.energised.any()
 
-    def _flows(self, ev, k, comp, lo, hi, targets, cut_on, rest_on):
-        """Flows (branches x bridges) with each bridge's two islands balanced, and which branches are live."""
+    def _flows(self, ev, k, comp, lo, hi, targets, keep):
+        """Flows (branches x bridges) with each bridge's two islands balanced (units dispatched to ``targets``,
+        loads keeping the fraction ``keep`` of their side: 0 dead, 1 whole), and which branches are live."""
+        cut_keep, rest_keep = keep
+        cut_on, rest_on = cut_keep > 0, rest_keep > 0
         pm, base = ev.model, ev.base
         tin = ev.bridges.tin
         nb = len(k)
@@ -142,7 +151,7 @@ class SingleBranchScreen:
         li, lj = np.nonzero(base.load_island[:, None] == comp[None, :])
         l_cut = (tin[pm.load_bus[li]] >= lo[lj]) & (tin[pm.load_bus[li]] < hi[lj])
         served = np.repeat(base.served[:, None], nb, axis=1)
-        served[li, lj] = np.where(np.where(l_cut, cut_on[lj], rest_on[lj]), base.served[li], 0.0)
+        served[li, lj] = base.served[li] * np.where(l_cut, cut_keep[lj], rest_keep[lj])
         change = np.asarray(self.cg @ (dispatch - base.dispatch[:, None]) - self.cl @ (served - base.served[:, None]))
         flows = ev.base_flow[:, None] + ev.flow.injection_flows(change)
         flows[k, cases] = 0.0
