@@ -317,12 +317,15 @@ def lightsim2grid_rate(fast, sample: int, ac: bool = False) -> tuple[float, str]
     ca.add_all_n1()
     v0 = model.ac_pf(np.ones(model.total_bus(), dtype=complex), 10, 1e-8) if ac else \
         np.ones(len(work.bus), dtype=complex)
-    t0 = time.perf_counter()
-    ca.compute(v0, 10, 1e-8)
-    ca.compute_flows()
-    dt = time.perf_counter() - t0
+    times = []
+    for _ in range(3):      # best of 3, as the fast screen is timed
+        t0 = time.perf_counter()
+        ca.compute(v0, 10, 1e-8)
+        ca.compute_flows()
+        times.append(time.perf_counter() - t0)
+    dt = min(times)
     conv = np.asarray(ca.converged_mask() if callable(ca.converged_mask) else ca.converged_mask, dtype=bool)
-    return len(conv) / dt, f"{int((~conv).sum())} of {len(conv)} skipped (grid split); flows only"
+    return len(conv) / dt, f"{int((~conv).sum())} of {len(conv)} skipped (grid split); flows only; best of 3"
 
 
 def memory_run(network: str) -> None:
