@@ -39,3 +39,16 @@ def test_readers_take_extras_first_and_legacy_messages_of_old_stores():
     legacy = 'regions_mw={"A":2.5,"B":0.0}; ens_mwh=7.25; strike times ...'
     assert ens_of("{}", legacy) == 7.25 and regions_of(None, legacy) == {"A": 2.5, "B": 0.0}
     assert math.isnan(ens_of("{}", "")) and regions_of("{}", "") == {}
+
+
+def test_salvo_report_counts_are_integers():
+    """The region table's count of target assets is a count (it printed 2.0 before)."""
+    import pandas as pd
+
+    from gridsim.report.salvo_report import REGION_COLS, _table
+
+    df = pd.DataFrame([{"region": "North", "target_assets": 2.0, "hit_probability": 0.25,
+                        "unserved_mw_mean": 1234.56, "unserved_mw_sem": 7.0, "unserved_mw_p95": 2000.0}])
+    html = _table(df, REGION_COLS)
+    assert '<td class="n">2</td>' in html and "2.0<" not in html
+    assert '<td class="n">1,234.6</td>' in html and '<td class="n">25.0 %</td>' in html

@@ -96,6 +96,8 @@ def _table(df: pd.DataFrame, cols: list[tuple[str, str, str]], max_rows: int = 4
                 cells.append('<td class="n">–</td>')
             elif f == "pct":
                 cells.append(f'<td class="n">{100 * float(v):.1f} %</td>')
+            elif f == "int":
+                cells.append(f'<td class="n">{int(round(float(v))):,}</td>')
             else:
                 cells.append(f'<td class="n">{float(v):,.1f}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -105,7 +107,7 @@ def _table(df: pd.DataFrame, cols: list[tuple[str, str, str]], max_rows: int = 4
 ASSET_COLS = [("asset", "asset", "text"), ("region", "region", "text"), ("target_share", "target share", "pct"),
               ("hit_probability", "P(hit)", "pct"), ("mean_loss_if_hit", "mean loss if hit", "num"),
               ("contribution", "contribution", "num"), ("contribution_sem", "± SE", "num")]
-REGION_COLS = [("region", "region", "text"), ("target_assets", "target assets", "num"),
+REGION_COLS = [("region", "region", "text"), ("target_assets", "target assets", "int"),
                ("hit_probability", "P(hit)", "pct"), ("unserved_mw_mean", "mean unserved MW", "num"),
                ("unserved_mw_sem", "± SE", "num"), ("unserved_mw_p95", "p95 MW", "num")]
 
