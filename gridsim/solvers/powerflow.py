@@ -169,26 +169,38 @@ def _solve(net, islands: Islands, bal: Balance, ac: bool) -> Flow:
         for isl in islands.energised:
             flow.status[isl.id] = "converged"
         return flow
-    except Exception as exc:      # noqa: BLE001 -- any solver failure becomes a per-island status
-        first_error = f"{type(exc).__name__}: {exc}"
-    # one island at a time: the others are switched off in the private copy
+    except Exception:      # noqa: BLE001,S110 -- solved island by island below
+        pass
+    modes = (True, False) if ac else (False,)
+    return _island_by_island(work, islands, flow, islands.energised, modes, ac)
+
+
+def _island_by_island(work, islands: Islands, flow: Flow, isls: list, modes: tuple, ac: bool,
+                      why: dict | None = None) -> Flow:
+    """Solve each island of ``isls`` on its own (the others switched off in the private copy ``work``), in the
+    first of ``modes`` (True: AC, False: DC) that runs: status ``converged`` in the mode asked for (``ac``),
+    ``fallback-dc`` in DC otherwise, ``diverged`` when none runs. The message: ``why[id]`` (when given) and the
+    last solver error."""
     bus_on = work.bus["in_service"].copy()
-    for isl in islands.energised:
+    for isl in isls:
         work.bus["in_service"] = False
         work.bus.loc[isl.buses, "in_service"] = bus_on.loc[isl.buses]
-        modes = (True, False) if ac else (False,)
+        errors = []
         for mode in modes:
             try:
                 _run(work, mode)
-            except Exception as exc:   # noqa: BLE001
-                flow.messages[isl.id] = f"{'AC' if mode else 'DC'}: {type(exc).__name__}: {exc}"
+            except Exception as exc:   # noqa: BLE001 -- any solver failure becomes a per-island status
+                errors.append(f"{'AC' if mode else 'DC'}: {type(exc).__name__}: {exc}")
                 continue
             _read(work, flow, isl.buses)
             _read_losses(work, flow, islands, [isl.id])
             flow.status[isl.id] = "converged" if mode == ac else "fallback-dc"
             break
         else:
-            flow.messages.setdefault(isl.id, first_error)
+            flow.status[isl.id] = "diverged"
+        text = "; ".join(t for t in ((why or {}).get(isl.id), errors[-1] if errors else None) if t)
+        if text:
+            flow.messages[isl.id] = text
     return flow
 
 
@@ -242,27 +254,15 @@ def fallback_dc(net, islands: Islands, bal: Balance, flow: Flow, short: list) ->
     the load shed the rebalance rounds allow: long, lightly loaded lines far above their voltage band) fall
     back to the DC power flow of ``bal``, as islands whose AC power flow does not converge do; the message
     says why. The other islands keep their AC results."""
-    work = _prepare(net, islands, bal)
-    bus_on = work.bus["in_service"].copy()
+    why = {}
     for isl in short:
         cap = float(net.gen.loc[isl.gens, "max_p_mw"].sum())
         served = max(0.0, float(flow.gen_p_mw.loc[isl.gens].sum()) - flow.losses_mw.get(isl.id, 0.0))
-        why = (f"AC: losses of {flow.losses_mw.get(isl.id, 0.0):.1f} MW at {served:.1f} MW served exceed the "
-               f"island's available capacity of {cap:.1f} MW (voltages {flow.vm_pu.loc[isl.buses].min():.2f}-"
-               f"{flow.vm_pu.loc[isl.buses].max():.2f} p.u.): no AC operating point within its units' capacity")
-        work.bus["in_service"] = False
-        work.bus.loc[isl.buses, "in_service"] = bus_on.loc[isl.buses]
-        try:
-            _run(work, False)
-        except Exception as exc:   # noqa: BLE001
-            flow.status[isl.id] = "diverged"
-            flow.messages[isl.id] = f"{why}; DC: {type(exc).__name__}: {exc}"
-            continue
-        _read(work, flow, isl.buses)
-        flow.losses_mw[isl.id] = 0.0
-        flow.status[isl.id] = "fallback-dc"
-        flow.messages[isl.id] = why
-    return flow
+        why[isl.id] = (f"AC: losses of {flow.losses_mw.get(isl.id, 0.0):.1f} MW at {served:.1f} MW served exceed "
+                       f"the island's available capacity of {cap:.1f} MW (voltages "
+                       f"{flow.vm_pu.loc[isl.buses].min():.2f}-{flow.vm_pu.loc[isl.buses].max():.2f} p.u.): no AC "
+                       "operating point within its units' capacity")
+    return _island_by_island(_prepare(net, islands, bal), islands, flow, short, (False,), True, why)
 
 
 def _restore(islands: Islands, bal: Balance, base: Balance, ids: list[int]) -> Balance:
