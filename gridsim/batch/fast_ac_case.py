@@ -334,14 +334,3 @@ class ACCase:
             self.last_v[k] = v          # the re-check's warm start: this very state
         return self._attribute(k, loads, run.gens, new, run.dispatch(new))
 
-
-def _why(checks: list[IslandCheck]) -> str:
-    parts = set()
-    for c in checks:
-        if c.overloads:
-            parts.add("overloads (shedding LP with AC tightening)")
-        if c.charging or c.high:
-            parts.add("reactive measures (over-voltage or charging current)")
-        if c.slack_short:
-            parts.add("a unit past its capacity to cover the losses")
-    return "; ".join(sorted(parts)) or "violations the fast AC engine does not handle"

@@ -12,24 +12,33 @@ from __future__ import annotations
 
 from gridsim.networks import naming
 from gridsim.networks.naming import Match
+from gridsim.networks.nametables import NameTables, Table, isna, name_tables
 from gridsim.outages import resolve_outage
 
-#: kind -> (table of naming._lookup as a function of the net, column, pandapower table)
+#: kind -> (table of naming._lookup as a function of the name view, column, pandapower table)
 _COLUMN_KINDS = {
-    "plant": (lambda net: naming._units(net, "unit"), "plant", "gen"),
-    "unit": (lambda net: naming._units(net, "unit"), "name", "gen"),
-    "substation": (lambda net: net.bus, "substation", "bus"),
-    "transformer": (lambda net: net.trafo, "name", "trafo"),
-    "load": (lambda net: net.load, "name", "load"),
+    "plant": (lambda t: naming._unit_rows(t, "unit"), "plant", "gen"),
+    "unit": (lambda t: naming._unit_rows(t, "unit"), "name", "gen"),
+    "substation": (lambda t: t.bus, "substation", "bus"),
+    "transformer": (lambda t: t.trafo, "name", "trafo"),
+    "load": (lambda t: t.load, "name", "load"),
 }
 
 
 class NameIndex:
-    """``resolve(outage, index)`` == ``resolve_outage(net, outage, index, source)``, faster for plain names."""
+    """``resolve(outage, index)`` == ``resolve_outage(net, outage, index, source)``, faster for plain names. Both
+    work on the network's name view (``gridsim.networks.nametables``), made once, on first use."""
 
     def __init__(self, net, source=None):
         self.net, self.source = net, source
+        self._tables: NameTables | None = None
         self._by_kind: dict[str, dict] = {}
+
+    @property
+    def tables(self) -> NameTables:
+        if self._tables is None:
+            self._tables = name_tables(self.net)
+        return self._tables
 
     def resolve(self, outage, index: int) -> list[Match]:
         if outage.kind != "select":
@@ -37,7 +46,7 @@ class NameIndex:
             key = _key(outage.kind, outage.target)
             if table is not None and key in table:
                 return [table[key]]
-        return resolve_outage(self.net, outage, index, self.source)
+        return resolve_outage(self.tables, outage, index, self.source)
 
     def _table(self, kind: str) -> dict | None:
         if kind not in self._by_kind:
@@ -45,19 +54,20 @@ class NameIndex:
         return self._by_kind[kind]
 
     def _build(self, kind: str) -> dict | None:
-        net = self.net
+        t = self.tables
         if kind == "branch":
-            return _branch_rows(net)
-        if kind == "line" and not naming._is_matpower(net):   # resolve_name tries MATPOWER pairs first
-            spec = (lambda n: n.line, "name", "line")
+            return _branch_rows(t)
+        if kind == "line" and not naming._matpower(t):   # resolve_name tries MATPOWER pairs first
+            spec = (lambda v: v.line, "name", "line")
         else:
             spec = _COLUMN_KINDS.get(kind)
         if spec is None:
             return None
-        df = spec[0](net)
-        values = naming._col(df, spec[1]).astype(str)
-        return {str(v): Match(kind, str(v), [(spec[2], int(i)) for i in idx])
-                for v, idx in df.groupby(values, sort=False).groups.items()}
+        rows: Table = spec[0](t)
+        groups: dict[str, list[int]] = {}
+        for value, idx in zip(rows.text(spec[1], ""), rows.index):
+            groups.setdefault(value, []).append(int(idx))
+        return {v: Match(kind, v, [(spec[2], i) for i in idx]) for v, idx in groups.items()}
 
 
 def _key(kind: str, target):
@@ -69,23 +79,22 @@ def _key(kind: str, target):
         return None
 
 
-def _branch_rows(net) -> dict:
+def _branch_rows(t: NameTables) -> dict:
     """``branch: N`` -> the line (else transformer) rows with ``mp_branch_row == N``, as ``naming._lookup``."""
     out: dict = {}
     for table in ("line", "trafo"):
-        df = net[table]
-        if "mp_branch_row" not in df.columns:
+        rows = t[table]
+        if "mp_branch_row" not in rows:
             continue
         groups: dict[int, list[int]] = {}
         first_name: dict[int, str] = {}
-        for row, idx, name in zip(df["mp_branch_row"].to_numpy(dtype=float), df.index.to_numpy(),
-                                  df["name"].to_numpy()):
-            if row != row:                       # NaN rows
+        for row, idx, name in zip(rows.col("mp_branch_row"), rows.index, rows.text("name", "")):
+            if isna(row):
                 continue
             key = int(row)
             if key not in groups:
                 groups[key] = []
-                first_name[key] = str(name)
+                first_name[key] = name
             groups[key].append(int(idx))
         for key, idx in groups.items():
             if key in out:                       # the line table wins

@@ -46,24 +46,6 @@ def resolve_outage(net, outage, index: int, source=None) -> list[Match]:
     return [resolve_name(net, outage.kind, outage.target, where)]
 
 
-# -- the pandas forms, for gridsim.batch.names (which groups whole columns) ------------------------------------
-def _col(df, name: str, default=""):
-    if name in df.columns:
-        return df[name]
-    import pandas as pd
-
-    return pd.Series(default, index=df.index)
-
-
-def _units(net, kind: str):
-    gen = net.gen
-    return gen[_col(gen, "kind", "unit").fillna("unit") == kind]
-
-
-def _is_matpower(net) -> bool:
-    return _matpower(name_tables(net))
-
-
 # -- the view --------------------------------------------------------------------------------------------------
 def _unit_rows(t: NameTables, kind: str) -> Table:
     return t.gen.rows([(k if not isna(k) else "unit") == kind for k in t.gen.col("kind", "unit")])
