@@ -325,6 +325,8 @@ class FastDCEvaluator:
             module, name = LP_ENGINES[self.lp_engine]
             extra = {"flow": self.flow} if self.lp_engine in _TAKES_FLOW else {}
             self._lp = getattr(importlib.import_module(module), name)(self.model, self.method, **extra)
+            if hasattr(self._lp, "anchor"):     # answers that do not depend on the cases solved before
+                self._lp.anchor(self.base, self.model.gen_on, self.model.lp_limit)
         return self._lp
 
     def _record(self, st: CaseState, n_over: int, notes: list[str]) -> dict[str, Any]:
