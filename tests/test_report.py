@@ -360,16 +360,28 @@ def test_write_report_into_a_folder_that_cannot_be_one_is_an_output_error(make_r
     assert (tmp_path / "file").read_text() == "x"
 
 
-def test_report_pngs_are_lightly_compressed_but_the_same_pixels(make_result):
+def test_report_pngs_are_drawn_once_and_have_savefigs_pixels(make_result, monkeypatch):
+    """_png draws a figure once (savefig with a layout engine draws it twice) and writes an RGB PNG with the
+    pixels savefig gives (the white figure is opaque: no alpha channel needed)."""
     import io
 
     from matplotlib.image import imread
 
-    from gridsim.report.html import _png
+    from gridsim.report.html import DPI, _png
 
     result = make_result()
-    light = _png(plot_map(result))
-    buf = io.BytesIO()           # a fresh figure: a second draw of one figure re-runs its layout
-    plot_map(result).savefig(buf, format="png", dpi=130, facecolor="white")   # PIL's default level
-    assert np.array_equal(imread(io.BytesIO(light)), imread(io.BytesIO(buf.getvalue())))
-    assert len(light) > len(buf.getvalue())                                # level 1, not the default
+    fig = plot_map(result)
+    draws = []
+    monkeypatch.setattr(Figure, "draw", lambda self, renderer, _orig=Figure.draw: (draws.append(1),
+                                                                                 _orig(self, renderer))[1])
+    ours = _png(fig)
+    assert len(draws) == 1
+    monkeypatch.undo()
+    buf = io.BytesIO()
+    plot_map(result).savefig(buf, format="png", dpi=DPI, facecolor="white")
+    theirs = imread(io.BytesIO(buf.getvalue()))
+    assert (theirs[..., 3] == 1.0).all()
+    assert np.array_equal(imread(io.BytesIO(ours)), theirs[..., :3])
+    assert fig.dpi == 100                                       # the figure's own dpi is restored
+    from PIL import Image
+    assert Image.open(io.BytesIO(ours)).info["dpi"] == pytest.approx((DPI, DPI), abs=0.01)

@@ -5,7 +5,6 @@ atomically."""
 from __future__ import annotations
 
 import base64
-import io
 from html import escape
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from gridsim._atomic import atomic_write_bytes, atomic_write_text, prepare_output_dir
+from gridsim.report.layout import png_bytes
 from gridsim.report.map import plot_map
 from gridsim.report.plots import CAUSE_COLOURS, _flag, plot_cascade, plot_regions
 from gridsim.report.restoration_plots import plot_gantt, plot_orders
@@ -124,9 +124,8 @@ PNG_COMPRESS_LEVEL = 1
 
 
 def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, facecolor="white", pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
-    return buf.getvalue()
+    """The figure drawn once at ``DPI`` on white, as PNG bytes (``gridsim.report.layout.png_bytes``)."""
+    return png_bytes(fig, DPI, PNG_COMPRESS_LEVEL)
 
 
 # -- sections --------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.patheffects import withStroke
 
+from gridsim.report.layout import legend_width, place, title_height, xaxis_height, yaxis_width
 from gridsim.report.plots import (
     DEAD,
     DESTROYED,
@@ -263,7 +264,8 @@ def _label_overloads(ax: Axes, t: pd.DataFrame) -> None:
                         path_effects=[HALO])
 
 
-def _map_legend(ax: Axes, t: pd.DataFrame, main, colours: dict, fuels: list[str], result: Result) -> None:
+def _map_legend(ax: Axes, t: pd.DataFrame, main, colours: dict, fuels: list[str], result: Result) -> float:
+    """The legend right of the map; returns the inches it takes from the Axes' right edge (0 without one)."""
     h: list = []
     main_lines = t[(t["state"] == "live") & (t["island"] == main)]
     for vclass in sorted(set(main_lines["vclass"])):
@@ -301,9 +303,11 @@ def _map_legend(ax: Axes, t: pd.DataFrame, main, colours: dict, fuels: list[str]
         h.append(Line2D([], [], ls="", marker="x", ms=8, color=OUTAGED, mew=1.8, label="plant out"))
         h += [Patch(fc=FUEL_COLOURS.get(f, FUEL_COLOURS["other"]), ec="#222222", label=f.replace("_", " "))
               for f in fuels]
-    if h:
-        ax.legend(handles=h, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False,
-                  borderaxespad=0.0)
+    if not h:
+        return 0.0
+    ax.legend(handles=h, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False,
+              borderaxespad=0.0)
+    return legend_width([x.get_label() for x in h], 8)
 
 
 def _map_size(result: Result) -> tuple[float, float]:
@@ -324,7 +328,8 @@ def plot_map(result: Result, ax: Axes | None = None) -> Figure:
     orange halo. Destroyed substations are red X; plants are bubbles (area = available MW, colour = fuel)
     with a red ring for lost capacity and a red x when out. Region labels give the unserved MW and %.
     """
-    fig, ax = _new_axes(ax, _map_size(result))
+    own = ax is None
+    fig, ax = _new_axes(ax, _map_size(result), constrained=False)
     large = len(result.buses) > LARGE_GRID
     scale = 0.55 if large else 1.0
     main = _main_island(result)
@@ -336,7 +341,7 @@ def plot_map(result: Result, ax: Axes | None = None) -> Figure:
     if not large:
         _label_overloads(ax, t)
     _draw_regions(ax, result, large)
-    _map_legend(ax, t, main, colours, fuels, result)
+    legend = _map_legend(ax, t, main, colours, fuels, result)
     ax.autoscale_view()
     ax.set_aspect("equal", adjustable="datalim")
     ax.margins(0.04)
@@ -345,8 +350,14 @@ def plot_map(result: Result, ax: Axes | None = None) -> Figure:
     ax.tick_params(labelsize=7, colors="#888888")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    ax.set_title(_headline(result), loc="left", fontsize=12, fontweight="bold", pad=16)
+    ax.set_title(_headline(result), loc="left", fontsize=12, fontweight="bold", pad=16, y=1.0)
     ax.text(0.0, 1.008, f"network {_txt(result.network_name)} · {len(result.buses):,} buses · "
             f"{len(result.branches):,} branches · solver status {_txt(result.summary.get('status', '?'))}",
             transform=ax.transAxes, fontsize=8, color="#555555", va="bottom", gid="map-subtitle")
+    if own:
+        # the legend starts 1 % of the Axes' width right of it (bbox_to_anchor 1.01)
+        width = fig.get_size_inches()[0]
+        left = yaxis_width(ax)
+        right = legend + 0.01 * (width - left - legend) if legend else 0.0
+        place(fig, left=left, right=right, top=title_height(ax, pad=16), bottom=xaxis_height(ax))
     return fig

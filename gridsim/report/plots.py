@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from gridsim.report.layout import legend_width, place, title_height, xaxis_height, yaxis_width
 from gridsim.results import CAUSES, Result
 
 #: bar colour by cause of unserved demand
@@ -30,10 +31,12 @@ OUTAGED, TRIPPED, OVERLOADED, DEAD, DESTROYED = "#d62728", "#c51b7d", "#ff7f0e",
 
 
 # -- small helpers ---------------------------------------------------------------------------------------
-def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+def _new_axes(ax: Axes | None, figsize: tuple[float, float], constrained: bool = True) -> tuple[Figure, Axes]:
+    """The given Axes and its figure, or a new Figure with one Axes: laid out by matplotlib's constrained layout,
+    or (``constrained=False``) left for the caller to ``gridsim.report.layout.place``."""
     if ax is not None:
         return ax.figure, ax
-    fig = Figure(figsize=figsize, layout="constrained")
+    fig = Figure(figsize=figsize, layout="constrained" if constrained else None)
     return fig, fig.add_subplot()
 
 
@@ -70,7 +73,8 @@ def plot_regions(result: Result, ax: Axes | None = None, max_regions: int = 40) 
     reg = result.regions
     unserved = _num(reg, "unserved_mw", 0.0).fillna(0.0).sort_values(ascending=False)
     shown = unserved.index[:max_regions][::-1]
-    fig, ax = _new_axes(ax, (11.0, max(2.3, 0.42 * len(shown) + 1.8)))
+    own = ax is None
+    fig, ax = _new_axes(ax, (11.0, max(2.3, 0.42 * len(shown) + 1.8)), constrained=False)
     y = np.arange(len(shown))
     left = np.zeros(len(shown))
     causes = [c for c in CAUSES if f"unserved_{c}_mw" in reg]
@@ -100,12 +104,16 @@ def plot_regions(result: Result, ax: Axes | None = None, max_regions: int = 40) 
     more = f" (top {max_regions} of {len(reg)})" if len(reg) > max_regions else ""
     pct_total = _pct(result.unserved_mw, result.demand_mw)
     ax.set_title(f"Unserved demand by region{more}: {result.unserved_mw:,.0f} MW ({pct_total:.1f} %)",
-                 loc="left", fontsize=11, fontweight="bold")
-    if ax.get_legend_handles_labels()[0]:
+                 loc="left", fontsize=11, fontweight="bold", y=1.0)
+    labels = ax.get_legend_handles_labels()[1]
+    if labels:
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False, title="cause",
                   title_fontsize=8, alignment="left")
     else:
         ax.text(0.5, 0.5, "all demand served", transform=ax.transAxes, ha="center", color="#2e7d32")
+    if own:
+        place(fig, left=yaxis_width(ax), right=legend_width(labels, 8, "cause", 8) if labels else 0.0,
+              top=title_height(ax), bottom=xaxis_height(ax))
     return fig
 
 

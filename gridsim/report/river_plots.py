@@ -8,6 +8,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from gridsim.report.layout import EDGE, legend_width, place, text_size, title_height, xaxis_height, yaxis_width
 from gridsim.report.plots import _txt
 from gridsim.report.timeline_plots import EVENT_COLOURS
 from gridsim.results import Result
@@ -33,21 +34,33 @@ def plot_river(result: Result, ax: Axes | None = None) -> Figure | None:
         ax.legend(fontsize=7, frameon=False)
         _mark_events(ax, result, label=False)
         return ax.figure
-    fig = Figure(figsize=(10.5, 1.55 * len(plants) + 0.9), layout="constrained")
+    fig = Figure(figsize=(10.5, 1.55 * len(plants) + 0.9))
     axes = np.atleast_1d(fig.subplots(len(plants), 1, sharex=True))
-    for i, (a, plant) in enumerate(zip(axes, plants)):
-        _panel(a, hydro[hydro["plant"] == plant], plant, step)
-        _mark_events(a, result, label=i == 0)
+    panels = [_panel(a, hydro[hydro["plant"] == plant], plant, step) for a, plant in zip(axes, plants)]
     axes[-1].set_xlabel("hours from the start")
     water = result.summary.get("water", {})
-    fig.suptitle(_txt(f"{result.scenario_name}: the river, upstream first; hydro "
-                      f"{water.get('hydro_energy_mwh', 0):,.0f} MWh, pumping "
-                      f"{water.get('pumping_energy_mwh', 0):,.0f} MWh"),
-                 fontsize=11, x=0.01, ha="left")
+    title = fig.suptitle(_txt(f"{result.scenario_name}: the river, upstream first; hydro "
+                              f"{water.get('hydro_energy_mwh', 0):,.0f} MWh, pumping "
+                              f"{water.get('pumping_energy_mwh', 0):,.0f} MWh"),
+                         fontsize=11, x=0.01, ha="left", va="top", y=1.0 - EDGE / fig.get_size_inches()[1])
+    # margins: the y axes left, the storage axes and the legends right (a legend starts 6 % of the Axes' width
+    # right of it, bbox_to_anchor 1.06), the title and each panel's title above, the time axis below
+    width = fig.get_size_inches()[0]
+    left = max(yaxis_width(a) for a in axes)
+    legend = max(w for _, w in panels)
+    storage = max(yaxis_width(r) for r, _ in panels)
+    span = (width - 2 * EDGE - left - legend) / 1.06
+    right = legend + max(0.06 * span, storage)
+    heading = max(title_height(a) for a in axes)
+    place(fig, left=left, right=right, top=text_size(title.get_text(), 11)[1] + 0.08 + heading,
+          bottom=xaxis_height(axes[-1]), hgap=heading + xaxis_height(axes[0], labels=False) + 0.04)
+    for i, a in enumerate(axes):
+        _mark_events(a, result, label=i == 0)
     return fig
 
 
-def _panel(ax: Axes, g, plant: str, step: float) -> None:
+def _panel(ax: Axes, g, plant: str, step: float) -> tuple[Axes, float]:
+    """Draw one plant; return its storage (right) Axes and the inches its legend takes."""
     t = np.append(g["time_h"].to_numpy(), g["time_h"].to_numpy()[-1] + step)
     out = np.append(g["p_mw"].to_numpy(), g["p_mw"].to_numpy()[-1])
     pump = np.append(g["pump_mw"].to_numpy(), g["pump_mw"].to_numpy()[-1])
@@ -68,21 +81,52 @@ def _panel(ax: Axes, g, plant: str, step: float) -> None:
     right.set_ylabel("hm³", fontsize=8, color=STORAGE_COLOUR)
     right.tick_params(labelsize=7, colors=STORAGE_COLOUR)
     ax.set_title(_txt(f"{plant}: {g['p_mw'].sum() * step:,.0f} MWh, spilled "
-                      f"{g['spill_m3s'].sum() * step * 0.0036:,.1f} hm³"), fontsize=8.5, loc="left")
+                      f"{g['spill_m3s'].sum() * step * 0.0036:,.1f} hm³"), fontsize=8.5, loc="left", y=1.0)
     handles = ax.get_legend_handles_labels()
     more = right.get_legend_handles_labels()
     ax.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left", bbox_to_anchor=(1.06, 1.0),
               fontsize=7, frameon=False)
+    return right, legend_width(handles[1] + more[1], 7)
 
 
 def _mark_events(ax: Axes, result: Result, label: bool) -> None:
+    """Strikes (red dashes) and repairs (green dots). With ``label``, one label per hour and kind (events of
+    one hour that hit the same site share it: "strike: plant + substation: X"), placed from the top of the
+    panel down in rows so that no two overlap."""
+    groups: dict[tuple[float, str], list[str]] = {}
     for e in result.summary.get("events", []):
         kind = "strike" if e["what"] == "strike" else "repaired"
         ax.axvline(e["time_h"], color=EVENT_COLOURS[kind], lw=0.9, ls="--" if kind == "strike" else ":",
                    alpha=0.8, zorder=1)
-        if label:
-            ax.text(e["time_h"], ax.get_ylim()[1], " " + _txt(f"{e['what']}: {e['asset']}"[:40]), fontsize=6.5,
-                    color=EVENT_COLOURS[kind], va="top", ha="left", clip_on=True)
+        groups.setdefault((float(e["time_h"]), str(e["what"])), []).append(str(e["asset"]))
+    if not label or not groups:
+        return
+    lo, hi = ax.get_xlim()
+    bbox = ax.get_position()
+    per_inch = (hi - lo) / max(bbox.width * ax.figure.get_size_inches()[0], 1e-6)   # hours per inch
+    row_end: list[float] = []
+    for (time_h, what), assets in sorted(groups.items()):
+        kind = "strike" if what == "strike" else "repaired"
+        text = " " + _txt(_event_label(what, assets))
+        row = next((i for i, end in enumerate(row_end) if end <= time_h), len(row_end))
+        if row == len(row_end):
+            row_end.append(0.0)
+        row_end[row] = time_h + (text_size(text, 6.5)[0] + 0.05) * per_inch
+        ax.annotate(text, (time_h, 1.0), xycoords=("data", "axes fraction"), xytext=(0, -8.5 * row),
+                    textcoords="offset points", fontsize=6.5, color=EVENT_COLOURS[kind], va="top", ha="left",
+                    annotation_clip=True)
+
+
+def _event_label(what: str, assets: list[str]) -> str:
+    """'strike: plant: X' for one asset; 'strike: plant + substation: X' for several kinds of one site;
+    'strike: plant: X, line: Y' otherwise (at most 48 characters)."""
+    split = [a.split(": ", 1) if ": " in a else ["", a] for a in dict.fromkeys(assets)]
+    names = {name for _, name in split}
+    if len(split) > 1 and len(names) == 1 and all(k for k, _ in split):
+        text = f"{what}: {' + '.join(k for k, _ in split)}: {names.pop()}"
+    else:
+        text = f"{what}: {', '.join(dict.fromkeys(assets))}"
+    return text if len(text) <= 48 else text[:47] + "…"
 
 
 def river_caption(result: Result) -> str:

@@ -9,6 +9,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from gridsim.report.layout import legend_width, place, text_size, title_height, xaxis_height, yaxis_width
 from gridsim.report.plots import _new_axes, _txt
 from gridsim.results import Result
 from gridsim.timeline_summary import UNSERVED_TOL_MW
@@ -56,21 +57,24 @@ def plot_timeline(result: Result, ax: Axes | None = None) -> Figure | None:
     rest = unserved.drop(columns=shown).sum(axis=1)
     step = float(result.summary.get("timeline", {}).get("step_h", 1.0))
     t = unserved.index.to_numpy() + 0.0
-    if ax is None:
-        fig = Figure(figsize=(10.5, 6.2), layout="constrained")
+    own = ax is None
+    if own:
+        fig = Figure(figsize=(10.5, 6.2))
         top, ax = fig.subplots(2, 1, sharex=True, height_ratios=[1, 1.6])
     else:
         fig, top = ax.figure, None
+    legends = []
     if top is not None:
         top.step(t, demand, where="post", color="#333", lw=1.2, label="demand")
         top.fill_between(t, served, step="post", color="#9ecae1", label="served")
         top.set_ylabel("MW")
         top.set_ylim(0, max(1.0, float(demand.max())) * 1.08)
         top.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+        legends.append(legend_width(["demand", "served"], 8))
         top.set_title(_txt(f"{result.scenario_name}: energy not served "
                            f"{result.summary.get('energy_not_served_mwh', 0):,.0f} MWh, peak "
                            f"{result.summary.get('peak_unserved_mw', 0):,.0f} MW at hour "
-                           f"{result.summary.get('peak_at_h', 0):g}"), fontsize=11, loc="left")
+                           f"{result.summary.get('peak_at_h', 0):g}"), fontsize=11, loc="left", y=1.0)
         _events(top, result, label=False)
     cmap = [f"C{i}" for i in range(10)]
     layers = [unserved[r].to_numpy() for r in shown] + ([rest.to_numpy()] if rest.sum() > 0 else [])
@@ -80,6 +84,7 @@ def plot_timeline(result: Result, ax: Axes | None = None) -> Figure | None:
                      colors=cmap[:len(layers)], step="post", alpha=0.85)
         ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7.5, title="unserved by region",
                   title_fontsize=8, frameon=False)
+        legends.append(legend_width(labels, 7.5, "unserved by region", 8))
     n_events = len(result.summary.get("events", []))
     ax.set_ylim(0, max(1.0, float(unserved.sum(axis=1).max())) * (1.25 + 0.07 * min(n_events, 8)))
     ax.set_xlim(t[0], t[-1] + step)
@@ -87,6 +92,12 @@ def plot_timeline(result: Result, ax: Axes | None = None) -> Figure | None:
     ax.set_xlabel("hours from the start")
     ax.grid(alpha=0.25)
     _events(ax, result)
+    if own:
+        # the legends start half a percent of the Axes' width right of them (bbox_to_anchor 1.005)
+        left = max(yaxis_width(top), yaxis_width(ax))
+        legend = max(legends, default=0.0)
+        right = legend + 0.005 * (fig.get_size_inches()[0] - left - legend) if legend else 0.0
+        place(fig, left=left, right=right, top=title_height(top), bottom=xaxis_height(ax), hgap=0.15)
     return fig
 
 
@@ -96,7 +107,8 @@ def plot_heatmap(result: Result, ax: Axes | None = None) -> Figure | None:
         return None
     frac = (_pivot(result, "unserved_mw") / _pivot(result, "demand_mw").replace(0, np.nan)).fillna(0.0)
     frac = frac[frac.sum().sort_values(ascending=False).index]
-    fig, ax = _new_axes(ax, (10.5, 0.32 * len(frac.columns) + 1.6))
+    own = ax is None
+    fig, ax = _new_axes(ax, (10.5, 0.32 * len(frac.columns) + 1.6), constrained=False)
     step = float(result.summary.get("timeline", {}).get("step_h", 1.0))
     t = frac.index.to_numpy()
     top = max(5.0, float(np.ceil(frac.to_numpy().max() * 100 / 5.0) * 5.0))     # scale to what happened
@@ -104,7 +116,13 @@ def plot_heatmap(result: Result, ax: Axes | None = None) -> Figure | None:
                    extent=(t[0], t[-1] + step, len(frac.columns) - 0.5, -0.5))
     ax.set_yticks(range(len(frac.columns)), [_txt(c) for c in frac.columns], fontsize=8)
     ax.set_xlabel("hours from the start")
-    ax.set_title("unserved share of each region's demand over time", fontsize=11, loc="left")
+    ax.set_title("unserved share of each region's demand over time", fontsize=11, loc="left", y=1.0)
+    if own:
+        # the colour bar takes 3 % of the width and a 5 % gap from the Axes (colorbar's fraction and pad);
+        # its tick labels (one decimal, as high as ``top``) and its label lie right of it
+        bar_ticks = max(text_size(f"{v:.1f}", "medium")[0] for v in (top, top / 2))
+        right = (3.5 + 3.5) / 72 + bar_ticks + 4 / 72 + text_size("unserved (%)")[1]
+        place(fig, left=yaxis_width(ax), right=right, top=title_height(ax), bottom=xaxis_height(ax))
     fig.colorbar(im, ax=ax, label="unserved (%)", fraction=0.03)
     return fig
 
@@ -117,7 +135,8 @@ def plot_restoration(result: Result, ax: Axes | None = None) -> Figure | None:
     unserved = _pivot(result, "unserved_mw")
     hit = [r for r in unserved.columns if (unserved[r] > UNSERVED_TOL_MW).any()]
     step = float(result.summary.get("timeline", {}).get("step_h", 1.0))
-    fig, ax = _new_axes(ax, (10.5, 0.36 * max(len(hit), 1) + 1.6))
+    own = ax is None
+    fig, ax = _new_axes(ax, (10.5, 0.36 * max(len(hit), 1) + 1.6), constrained=False)
     t = unserved.index.to_numpy()
     horizon = t[-1] + step
     hit.sort(key=lambda r: (t[np.argmax(unserved[r].to_numpy() > UNSERVED_TOL_MW)], r))
@@ -136,6 +155,8 @@ def plot_restoration(result: Result, ax: Axes | None = None) -> Figure | None:
     ax.set_xlim(t[0], horizon * 1.18)
     ax.set_xlabel("hours from the start")
     title = "regions without full supply" if hit else "every region fully supplied throughout"
-    ax.set_title(title, fontsize=11, loc="left")
+    ax.set_title(title, fontsize=11, loc="left", y=1.0)
     ax.grid(axis="x", alpha=0.25)
+    if own:
+        place(fig, left=yaxis_width(ax), right=0.0, top=title_height(ax), bottom=xaxis_height(ax))
     return fig

@@ -1,0 +1,177 @@
+"""Figure layout in inches from measured text, and one-draw PNG rendering, for the report's figures.
+
+matplotlib's constrained layout finds the margins by measuring every tick label, title and legend of every Axes,
+twice per draw, and ``savefig`` with a layout engine draws the figure once more before the real draw: four passes
+over all the text of a figure. The report's figures have a known structure (a column of Axes, a legend to the
+right, a title on top), so each plot function places its Axes once, with margins in inches computed from the few
+strings that vary (tick labels, axis labels, titles, legend entries), measured with FreeType outside any drawing.
+``png_bytes`` then draws the figure once and encodes its pixels.
+
+The figures stay ordinary ``Figure`` objects: their Axes positions are set (``subplots_adjust``), so a caller's
+``savefig`` gives the same picture.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from functools import lru_cache
+
+import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.axis import Axis
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.ticker import FixedFormatter
+from matplotlib.textpath import TextToPath
+
+PT = 1.0 / 72.0                      # inches per point
+#: space kept at the figure's edges (constrained layout's default w_pad/h_pad)
+EDGE = 0.05
+_TEXT = TextToPath()
+
+
+# -- measuring text --------------------------------------------------------------------------------------
+def _points(size) -> float:
+    return FontProperties(size=size).get_size_in_points()
+
+
+@lru_cache(maxsize=4096)
+def _line(s: str, size: float, weight: str) -> tuple[float, float, float]:
+    prop = FontProperties(size=size, weight=weight)
+    return _TEXT.get_text_width_height_descent(s, prop, ismath=False)
+
+
+def text_size(s: str, size=None, weight: str = "normal") -> tuple[float, float]:
+    """Width and height in inches of ``s`` (several lines allowed) drawn at ``size`` (points or a name such as
+    "large"; default ``font.size``), as matplotlib lays it out (line spacing 1.2)."""
+    size = _points(size if size is not None else matplotlib.rcParams["font.size"])
+    lines = str(s).replace(r"\$", "$").split("\n")
+    width = max(_line(line, size, weight)[0] for line in lines) if any(lines) else 0.0
+    _, h, d = _line("lp", size, weight)
+    height = h + (len(lines) - 1) * 1.2 * (h - d)
+    return width * PT, height * PT
+
+
+def tick_labels(axis: Axis) -> list[str]:
+    """The major tick labels ``axis`` will draw (the locator and formatter once, no Tick objects)."""
+    fmt = axis.get_major_formatter()
+    if isinstance(fmt, FixedFormatter):
+        return [str(s) for s in fmt.seq]
+    lo, hi = sorted(axis.get_view_interval())
+    locs = [v for v in axis.get_majorticklocs() if lo - 1e-9 * abs(hi - lo) <= v <= hi + 1e-9 * abs(hi - lo)]
+    return [str(s) for s in fmt.format_ticks(locs)]
+
+
+def _tick_font(axis: Axis) -> float:
+    # the first Tick is the template of the others (tick_params and set_ticks(..., fontsize=) update it)
+    return axis.majorTicks[0].label1.get_fontsize()
+
+
+def _tick_room(axis: Axis) -> float:
+    """Inches the tick marks and their pad take outside the Axes."""
+    tick = axis.majorTicks[0]
+    return (tick.get_tick_padding() + tick.get_pad()) * PT
+
+
+def yaxis_width(ax: Axes, labels: bool = True) -> float:
+    """Inches the y axis takes beside the Axes: ticks, tick labels and the axis label (on their side)."""
+    axis = ax.yaxis
+    if not axis.get_visible():
+        return 0.0
+    size = _tick_font(axis)
+    width = _tick_room(axis)
+    if labels:
+        width += max((text_size(s, size)[0] for s in tick_labels(axis)), default=0.0)
+    if axis.label.get_text():
+        width += axis.labelpad * PT + text_size(axis.label.get_text(), axis.label.get_fontsize())[1]
+    return width
+
+
+def xaxis_height(ax: Axes, labels: bool = True) -> float:
+    """Inches the x axis takes below the Axes: ticks, tick labels and the axis label."""
+    axis = ax.xaxis
+    if not axis.get_visible():
+        return 0.0
+    height = _tick_room(axis)
+    if labels:
+        height += text_size("0", _tick_font(axis))[1]
+    if axis.label.get_text():
+        height += axis.labelpad * PT + text_size(axis.label.get_text(), axis.label.get_fontsize())[1]
+    return height
+
+
+def title_height(ax: Axes, loc: str = "left", pad: float | None = None) -> float:
+    """Inches the title at ``loc`` takes above the Axes with its ``pad`` (points; default ``axes.titlepad``)."""
+    title = {"left": ax._left_title, "center": ax.title, "right": ax._right_title}[loc]
+    if not title.get_text():
+        return 0.0
+    pad = matplotlib.rcParams["axes.titlepad"] if pad is None else pad
+    return pad * PT + text_size(title.get_text(), title.get_fontsize(), title.get_fontweight())[1]
+
+
+def legend_width(labels, fontsize=None, title: str | None = None, title_fontsize=None,
+                 handlelength: float | None = None) -> float:
+    """Inches a frameless legend of ``labels`` takes from its anchor (its pads, handles and longest entry)."""
+    rc = matplotlib.rcParams
+    size = _points(fontsize if fontsize is not None else rc["legend.fontsize"])
+    handle = handlelength if handlelength is not None else rc["legend.handlelength"]
+    text = max((text_size(s, size)[0] for s in labels), default=0.0)
+    entries = (rc["legend.borderpad"] + handle + rc["legend.handletextpad"]) * size * PT + text
+    if title:
+        tsize = _points(title_fontsize if title_fontsize is not None else size)
+        entries = max(entries, rc["legend.borderpad"] * size * PT + text_size(title, tsize)[0])
+    return entries + (rc["legend.borderpad"] + rc["legend.borderaxespad"]) * size * PT
+
+
+def place(fig: Figure, left: float, right: float, top: float, bottom: float, hgap: float = 0.0) -> None:
+    """Put the figure's grid of Axes ``left``/``right``/``top``/``bottom`` inches from its edges, rows ``hgap``
+    inches apart (``EDGE`` is added on every side)."""
+    width, height = fig.get_size_inches()
+    left, right, top, bottom = left + EDGE, right + EDGE, top + EDGE, bottom + EDGE
+    gs = next((a.get_subplotspec().get_gridspec() for a in fig.axes if a.get_subplotspec()), None)
+    rows = gs.nrows if gs is not None else 1
+    cell = (height - top - bottom - (rows - 1) * hgap) / rows       # mean row height
+    fig.subplots_adjust(left=left / width, right=1.0 - right / width, top=1.0 - top / height,
+                        bottom=bottom / height, hspace=hgap / cell if rows > 1 and cell > 0 else 0.0)
+
+
+# -- rendering -------------------------------------------------------------------------------------------
+def png_bytes(fig: Figure, dpi: float, compress_level: int = 1) -> bytes:
+    """The figure drawn once with Agg at ``dpi`` on white, as an RGB PNG (zlib ``compress_level``; each row
+    stored as its difference to the row above, PNG filter "Up")."""
+    old_dpi = fig.dpi
+    try:
+        fig.dpi = dpi
+        fig.patch.set_facecolor("white")
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        rgba = np.asarray(canvas.buffer_rgba())
+    finally:
+        fig.dpi = old_dpi
+    return encode_png(rgba[..., :3], dpi, compress_level)
+
+
+def encode_png(rgb: np.ndarray, dpi: float, compress_level: int = 1) -> bytes:
+    """An 8-bit RGB PNG of ``rgb`` (height x width x 3, uint8) with its resolution (pHYs) recorded."""
+    height, width, _ = rgb.shape
+    raw = np.empty((height, 1 + 3 * width), dtype=np.uint8)
+    raw[:, 0] = 2                                               # filter "Up" on every row
+    rows = raw[:, 1:].reshape(height, width, 3)
+    rows[0] = rgb[0]
+    np.subtract(rgb[1:], rgb[:-1], out=rows[1:])                # uint8: wraps modulo 256, as PNG wants
+    ppm = int(round(dpi / 0.0254))
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    return b"".join([
+        b"\x89PNG\r\n\x1a\n",
+        chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),
+        chunk(b"pHYs", struct.pack(">IIB", ppm, ppm, 1)),
+        chunk(b"tEXt", b"Software\x00gridsim (matplotlib " + matplotlib.__version__.encode("ascii") + b")"),
+        chunk(b"IDAT", zlib.compress(raw.tobytes(), compress_level)),
+        chunk(b"IEND", b""),
+    ])
