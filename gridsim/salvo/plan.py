@@ -10,7 +10,6 @@ assets they cover, per weapon type; where zones overlap, an asset gets the highe
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -72,14 +71,6 @@ class AttackPlan:
         cum = np.cumsum(self.target_p)
         cum[-1] = 1.0
         return cum
-
-    def with_intercept(self, intercept: np.ndarray) -> AttackPlan:
-        import numpy as np
-
-        return dataclasses.replace(self, intercept=np.asarray(intercept, dtype=float))
-
-    def asset_index(self) -> dict[tuple[str, str], int]:
-        return {a.key: i for i, a in enumerate(self.assets)}
 
     def covered(self, unit_p: dict[str, float], assets: list[int]) -> np.ndarray:
         """The interception matrix with one more air-defence unit (``unit_p`` per type) over ``assets``."""
