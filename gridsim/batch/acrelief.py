@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from gridsim.solvers.voltage import ACState, IslandAC
 
@@ -44,13 +43,13 @@ class IslandRun:
         self.allowance = float(case.allow[k])
         self.served, self.dispatch_all = served, dispatch
         self.buses = np.flatnonzero(case.solved & (st.labels == isl))
-        self.bus_index = pd.Index(case.ev.pp_buses(self.buses))
+        self.bus_index = case.ev.pp_buses(self.buses)      # one array: every run's state has these buses
         self.runs = self.solves = 0
         self.warm: bool | None = None          # decided by the first run
         self.memo: dict[bytes, tuple] = {}     # served (bytes) -> (ACState, V)
         self._near_s: list[np.ndarray] = []     # converged runs' served demand and voltages, for warm starts
         self._near_v: list[np.ndarray] = []
-        self._load_bus = pm.damaged.load["bus"].to_numpy()[self.load_pos]
+        self._load_bus = case.ev.load_pp_bus[self.load_pos]
 
     def load_buses(self) -> np.ndarray:
         return self._load_bus
@@ -83,8 +82,7 @@ class IslandRun:
             self._near_s.append(served)
             self._near_v.append(v)
         mag = np.abs(v[self.buses])
-        vm = pd.Series(mag, index=self.bus_index, copy=False)
-        return ACState(True, vm, float(mag.min()), float(mag.max()), None), v
+        return ACState(True, mag, float(mag.min()), float(mag.max()), None, self.bus_index), v
 
     def _start(self, served: np.ndarray):
         """A warm start for ``served``: where it lies between two converged states on the line through their

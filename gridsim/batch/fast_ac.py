@@ -80,6 +80,7 @@ class FastACEvaluator:
         idx = pm.damaged.bus.index.to_numpy()
         self._pp_bus[pm.bus_lookup[idx]] = idx
         pm.pp_bus_of = self._pp_bus
+        self.load_pp_bus = pm.damaged.load["bus"].to_numpy()
         self._reactors(pm)
         self.newton = Newton()
         self.serial = 0

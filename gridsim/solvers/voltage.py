@@ -49,13 +49,26 @@ MIN_ALPHA = PROBES[-1]
 @dataclass
 class ACState:
     converged: bool
-    vm_pu: pd.Series | None = None        # per island bus
+    vm: np.ndarray | None = None          # voltage magnitude (p.u.) per island bus, in the order of ``buses``
     min_vm_pu: float = np.nan
     max_vm_pu: float = np.nan
     gen_p_mw: pd.Series | None = None     # per island unit
+    buses: np.ndarray | pd.Index | None = None     # the island's buses (pandapower index)
+
+    @property
+    def vm_pu(self) -> pd.Series | None:
+        """``vm`` as a Series indexed by bus (made on demand: the relief itself works on the arrays)."""
+        return None if self.vm is None else pd.Series(self.vm, index=self.buses)
 
     def in_band(self) -> bool:
         return self.converged and self.min_vm_pu >= VM_MIN_PU - 1e-9
+
+    def vm_on(self, other: ACState) -> np.ndarray:
+        """``vm`` on ``other``'s buses (NaN where this state has no value): the array itself when both states
+        have the same buses, as every run of one island has."""
+        if self.buses is other.buses or np.array_equal(np.asarray(self.buses), np.asarray(other.buses)):
+            return self.vm
+        return pd.Series(self.vm, index=self.buses).reindex(other.buses).to_numpy(dtype=float)
 
 
 class IslandAC:
@@ -127,7 +140,7 @@ class IslandAC:
             return ACState(False)
         vm = w.res_bus.loc[self.island.buses, "vm_pu"]
         gp = w.res_gen.loc[self.island.gens, "p_mw"]
-        return ACState(True, vm, float(vm.min()), float(vm.max()), gp)
+        return ACState(True, vm.to_numpy(dtype=float), float(vm.min()), float(vm.max()), gp, vm.index)
 
 
 class MeritOrder:
@@ -148,8 +161,9 @@ class MeritOrder:
         return self.cap * u[self.group]
 
 
-def locate_weak_buses(ac: IslandAC, served: np.ndarray) -> tuple[pd.Series | None, float, ACState]:
-    """(voltage sensitivity per island bus, the largest converging load scaling, the state there).
+def locate_weak_buses(ac: IslandAC, served: np.ndarray) -> tuple[np.ndarray | None, float, ACState]:
+    """(voltage sensitivity per island bus, on the buses of the returned state (``state.buses``), the largest
+    converging load scaling, the state there).
 
     Sensitivity is None when AC does not converge even at ``MIN_ALPHA`` of the served demand."""
     state = ac.run(served)
@@ -174,28 +188,23 @@ def locate_weak_buses(ac: IslandAC, served: np.ndarray) -> tuple[pd.Series | Non
         alpha, state = lo, lo_state
     lighter = ac.run(served * alpha * 0.95)
     if not lighter.converged:
-        return (1.0 - state.vm_pu).clip(lower=0.0), alpha, state
-    return _rise(lighter.vm_pu, state.vm_pu), alpha, state
+        return np.clip(1.0 - state.vm, 0.0, None), alpha, state
+    # the rise per bus (NaN where the lighter state has no value: such a bus is never weak)
+    return np.clip(lighter.vm_on(state) - state.vm, 0.0, None), alpha, state
 
 
-def _rise(after: pd.Series, before: pd.Series) -> pd.Series:
-    """``(after - before).clip(lower=0)``, on the arrays where both have the same buses (the usual case)."""
-    if after.index.equals(before.index):
-        return pd.Series(np.clip(after.to_numpy() - before.to_numpy(), 0.0, None), index=after.index)
-    return (after - before).clip(lower=0.0)
-
-
-def weak_loads(ac: IslandAC, sensitivity: pd.Series, state: ACState, fraction: float) -> np.ndarray:
-    """Mask over the island's loads: loads at buses whose sensitivity is >= ``fraction`` of the largest, or
-    below the voltage band in ``state``; every load for ``fraction == 0``."""
+def weak_loads(ac: IslandAC, sensitivity: np.ndarray, state: ACState, fraction: float) -> np.ndarray:
+    """Mask over the island's loads: loads at buses whose sensitivity (per bus of ``state``) is >= ``fraction`` of
+    the largest, or below the voltage band in ``state``; every load for ``fraction == 0``."""
     if fraction <= 0:
         return np.ones(len(ac.loads), dtype=bool)
     bus = ac.load_buses()
-    top = float(sensitivity.max())
-    weak = [sensitivity.index[sensitivity.to_numpy() >= fraction * top - 1e-12]] if top > 0 else []
-    if state.converged and state.vm_pu is not None:
-        weak.append(state.vm_pu.index[state.vm_pu.to_numpy() < VM_MIN_PU])
-    return np.isin(bus, np.concatenate([w.to_numpy() for w in weak])) if weak else np.zeros(len(bus), dtype=bool)
+    known = sensitivity[~np.isnan(sensitivity)]
+    top = float(known.max()) if len(known) else np.nan
+    weak = sensitivity >= fraction * top - 1e-12 if top > 0 else np.zeros(len(sensitivity), dtype=bool)
+    if state.converged and state.vm is not None:
+        weak = weak | (state.vm < VM_MIN_PU)
+    return np.isin(bus, np.asarray(state.buses)[weak]) if weak.any() else np.zeros(len(bus), dtype=bool)
 
 
 def shed_weak_area(ac: IslandAC, served: np.ndarray, mask: np.ndarray, priority: np.ndarray,
@@ -213,18 +222,15 @@ def shed_weak_area(ac: IslandAC, served: np.ndarray, mask: np.ndarray, priority:
     if not full.converged or (strict and not full.in_band()):
         return None
     # buses below the band even with the whole area shed are not a loading problem: judge the others
-    keep = full.vm_pu.to_numpy() >= VM_MIN_PU - 1e-9
-    judged = full.vm_pu.index[keep]
-    if not len(judged):
+    keep = full.vm >= VM_MIN_PU - 1e-9
+    if not keep.any():
         return None
 
     def margin(st: ACState) -> float | None:
         """Lowest judged voltage less the band's floor (>= 0: in band); None when not converged."""
         if not st.converged:
             return None
-        same = st.vm_pu.index.equals(full.vm_pu.index)
-        vm = st.vm_pu.to_numpy()[keep] if same else st.vm_pu.loc[judged].to_numpy()
-        return float(vm.min()) - (VM_MIN_PU - 1e-9)
+        return float(st.vm_on(full)[keep].min()) - (VM_MIN_PU - 1e-9)
 
     k, best = least_in_band(lambda k: ac.run(with_shed(k / GRID)), margin, full)
     return with_shed(k / GRID), best
@@ -297,7 +303,7 @@ def relieve_voltage(ac: IslandAC, served: np.ndarray, priority: np.ndarray, meth
                               "loading problem that shedding relieves; DC flows reported")
     where = (f"AC did not converge at full demand (converges up to {alpha:.0%}, lowest voltage there "
              f"{at.min_vm_pu:.3f} p.u.)" if not first.converged else
-             f"lowest voltage {first.min_vm_pu:.3f} p.u. at {int((first.vm_pu < VM_MIN_PU).sum())} buses")
+             f"lowest voltage {first.min_vm_pu:.3f} p.u. at {int((first.vm < VM_MIN_PU).sum())} buses")
     # the smallest area whose shedding restores the band; failing that, the smallest that restores
     # convergence (buses below the band whatever is shed are then a reactive-power problem, reported)
     # the whole island only after every local area failed
