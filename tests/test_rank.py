@@ -237,7 +237,7 @@ def test_asset_lists_cover_every_kind():
 
 
 # -- the command line -------------------------------------------------------------------------------------
-RANK_OUTPUTS = {"ranking.csv", "ranking.png", "ranking_map.png", "cases.csv", "results.sqlite"}
+RANK_OUTPUTS = {"ranking.csv", "ranking.png", "ranking_map.png", "cases.csv", "cases.parquet", "results.sqlite"}
 
 
 def test_rank_command_writes_outputs_and_prints_top10(tmp_path, capsys):
@@ -253,6 +253,9 @@ def test_rank_command_writes_outputs_and_prints_top10(tmp_path, capsys):
             "islands", "status"} <= set(ranking.columns)
     assert ranking["asset"].iloc[0] == "11-14" and len(ranking) == 38
     assert len(pd.read_csv(out / "cases.csv")) == 38
+    csv = pd.read_csv(out / "cases.csv").fillna({"message": ""})      # the CSV's floats are rounded
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "cases.parquet").reset_index(), csv, check_dtype=False,
+                                  check_exact=False, atol=1e-6)
 
 
 def test_rank_pairs_from_a_network_spec(tmp_path, capsys):
