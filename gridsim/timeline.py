@@ -143,6 +143,7 @@ class _Runner:
         self.matches: dict = {}
         self.solved = 0
         self.water = None          # the water plan of the current run (gridsim.water; networks with a river)
+        self.water_nets: dict = {}    # the water plan's damaged networks, shared by the runs (gridsim.water.plan)
         self.load_region = base.load["region"].astype(str).to_numpy() if "region" in base.load else None
 
     def states(self, outages: list):
@@ -166,12 +167,12 @@ class _Runner:
         self.water = plan_water(self, states, self.matches[tuple(o.label for o in outages)])
         for k, t, active, forced in states:
             result = self._solve(k, active, forced)
-            rows.append(self._rows(k, t, result))
+            rows.append((k, t, result))
             if result.summary["unserved_mw"] > peak_mw + 1e-9:
                 peak_mw, peak_args = result.summary["unserved_mw"], (k, active, forced)
             if progress is not None:
                 progress(k + 1, self.n)
-        table = pd.concat(rows, ignore_index=True)[TIMELINE_COLUMNS]
+        table = self._table(rows)
         # the snapshot at the peak, with every table
         return table, (self._solve(*peak_args, full=True) if full_peak else None)
 
@@ -271,6 +272,15 @@ class _Runner:
                        None if self.water is None else self.water.scales(k))
         self.solved += fs.solved - before
         return out
+
+    def _table(self, rows: list) -> pd.DataFrame:
+        """The timeline table of ``(k, t, result)`` per step: one stacked table where every step came from the
+        fast steps (``gridsim.timeline_fast.steps_table``), else a frame per step."""
+        if rows and all(not isinstance(r, Result) for _, _, r in rows):
+            from gridsim.timeline_fast import steps_table
+
+            return steps_table(rows)[TIMELINE_COLUMNS]
+        return pd.concat([self._rows(k, t, r) for k, t, r in rows], ignore_index=True)[TIMELINE_COLUMNS]
 
     def _rows(self, k: int, t: float, result: Result) -> pd.DataFrame:
         if not isinstance(result, Result):       # gridsim.timeline_fast.StepValues

@@ -135,16 +135,17 @@ class StepBlock:
 
 
 def step_block(net, state: NetState, river: pd.DataFrame, weights, gcost: pd.Series,
-               demand_mw: pd.Series, cap_mw: pd.Series) -> tuple[StepBlock, dict]:
-    """The block of one damaged network with the step's demand and unit capacities (per load and gen index),
-    and per river unit (gen index) its column and capacity (MW)."""
+               demand_mw, cap_mw) -> tuple[StepBlock, dict]:
+    """The block of one damaged network with the step's demand and unit capacities (MW per row of ``net.load``
+    and ``net.gen``: Series or arrays in that order), and per river unit (gen index) its column and capacity."""
     lay = _layout(net, state, river, weights, gcost)
-    cap = np.maximum(np.nan_to_num(cap_mw.to_numpy(float)[lay["gen_pos"]]), 0.0)
-    demand = np.maximum(demand_mw.to_numpy(float)[lay["load_pos"]], 0.0)
+    cap_mw, demand_mw = np.asarray(cap_mw, dtype=float), np.asarray(demand_mw, dtype=float)
+    cap = np.maximum(np.nan_to_num(cap_mw[lay["gen_pos"]]), 0.0)
+    demand = np.maximum(demand_mw[lay["load_pos"]], 0.0)
     rhs = np.bincount(lay["load_comp"], weights=demand, minlength=state.n_comp)
     n = len(lay["var_bus"])
     caps = {g: (p, float(cap[p])) for g, p in lay["river_units"]}
-    total = float(demand_mw.to_numpy(float)[lay["in_service"]].sum())
+    total = float(demand_mw[lay["in_service"]].sum())
     block = StepBlock(state, lay["c"], np.zeros(n), np.concatenate([cap, demand]), lay["a"], rhs, rhs,
                       lay["var_bus"], demand, slice(len(cap), n), lay["unit_cols"], lay["pump_bus"],
                       lay["pump_row"], max(0.0, total - float(demand.sum())))

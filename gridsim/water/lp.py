@@ -95,12 +95,17 @@ def solve_water_lp(blocks: list[StepBlock], inputs: RiverInputs, cost_scale: flo
     n_var = w0 + n_t * n_p * 4 + 1           # the last variable: the peak unserved MW over the steps
     rows, cols, vals, lo, hi = [], [], [], [], []
     r0 = 0
+    pumps = river["pump_mw"].to_numpy(float) > 0
+    coos: dict = {}                           # the steps of one damage state share their balance matrix
     for t, b in enumerate(blocks):            # per step and component: generation + shed - pumping == demand
-        coo = b.a.tocoo()
+        coo = coos.get(id(b.a))
+        if coo is None:
+            coo = coos[id(b.a)] = b.a.tocoo()
         rows.append(coo.row + r0), cols.append(coo.col + offsets[t]), vals.append(coo.data)
-        for i in range(n_p):
-            if b.pump_row[i] >= 0 and river["pump_mw"].iat[i] > 0:
-                rows.append([r0 + b.pump_row[i]]), cols.append([wcol(t, i, _P)]), vals.append([-1.0])
+        pump = [i for i in range(n_p) if b.pump_row[i] >= 0 and pumps[i]]
+        if pump:
+            rows.append([r0 + b.pump_row[i] for i in pump]), cols.append([wcol(t, i, _P) for i in pump])
+            vals.append([-1.0] * len(pump))
         lo.append(b.lb), hi.append(b.ub)
         r0 += b.a.shape[0]
     r0 = _turbine_rows(blocks, river, offsets, wcol, r0, rows, cols, vals, lo, hi)
@@ -168,14 +173,26 @@ def _add_limits(blocks, offsets, wcol, x, water, limited: set, r0, rows, cols, v
 
 def _turbine_rows(blocks, river, offsets, wcol, r0, rows, cols, vals, lo, hi) -> int:
     """sum(units) p - mw_per_m3s * q == 0 per plant and step."""
+    n_p = len(river)
+    k = -river["mw_per_m3s"].to_numpy(float)
+    n_t = len(blocks)
+    shared: dict = {}                 # the steps of one damage state share their units' columns
     for t, b in enumerate(blocks):
-        for i in range(len(river)):
-            units = b.unit_cols[i]
-            rows.append(np.full(len(units) + 1, r0))
-            cols.append(np.concatenate([units + offsets[t], [wcol(t, i, _Q)]]))
-            vals.append(np.concatenate([np.ones(len(units)), [-float(river["mw_per_m3s"].iat[i])]]))
-            lo.append([0.0]), hi.append([0.0])
-            r0 += 1
+        lay = shared.get(id(b.unit_cols))
+        if lay is None:               # per row entry: its column in the block (-1: the plant's q) and value
+            n_units = np.array([len(u) for u in b.unit_cols], dtype=np.int64)
+            local = np.concatenate([np.append(u, -1) for u in b.unit_cols]).astype(np.int64) if n_p else \
+                np.zeros(0, dtype=np.int64)
+            value = np.concatenate([np.append(np.ones(len(u)), k[i]) for i, u in enumerate(b.unit_cols)]) \
+                if n_p else np.zeros(0)
+            plant = np.repeat(np.arange(n_p), n_units + 1)
+            lay = shared[id(b.unit_cols)] = (plant, local, value, local < 0)
+        plant, local, value, is_q = lay
+        rows.append(plant + r0)
+        cols.append(np.where(is_q, wcol(t, plant, _Q), local + offsets[t]))
+        vals.append(value)
+        r0 += n_p
+    lo.append(np.zeros(n_p * n_t)), hi.append(np.zeros(n_p * n_t))
     return r0
 
 
@@ -201,28 +218,35 @@ def _water_rows(inputs: RiverInputs, n_t: int, wcol, r0, rows, cols, vals, lo, h
     river, cst = inputs.river, inputs.step_h * M3S_HOUR_HM3
     steady = steady_release(river, inputs.inflow_m3s)
     up = _upstream(river)
+    pump = [-cst * e / k for e, k in zip(river["efficiency"].to_numpy(float), river["mw_per_m3s"].to_numpy(float))]
+    init = river["storage_init_hm3"].to_numpy(float)
+    # per plant: (upstream plant, lag in steps, share) of each arrival, in the order the balance adds them
+    arrivals = [[(u, lag, share) for u in up[i]
+                 for a, f in [travel_split(float(river["travel_h"].iat[u]), inputs.step_h)]
+                 for lag, share in ((a, 1.0 - f), (a + 1, f)) if share > 0] for i in range(len(river))]
+    row, col, val, rhs_all = [], [], [], []         # the entries of every row, flat
     for t in range(n_t):
         for i in range(len(river)):
-            r, c_, v_ = [wcol(t, i, _V), wcol(t, i, _Q), wcol(t, i, _S), wcol(t, i, _P)], [], []
-            v_ = [1.0, cst, cst, -cst * float(river["efficiency"].iat[i]) / float(river["mw_per_m3s"].iat[i])]
+            r = [wcol(t, i, _V), wcol(t, i, _Q), wcol(t, i, _S), wcol(t, i, _P)]
+            v_ = [1.0, cst, cst, pump[i]]
             rhs = cst * inputs.inflow_m3s[i, t]
             if t == 0:
-                rhs += float(river["storage_init_hm3"].iat[i])
+                rhs += float(init[i])
             else:
                 r.append(wcol(t - 1, i, _V)), v_.append(-1.0)
-            for u in up[i]:
-                a, f = travel_split(float(river["travel_h"].iat[u]), inputs.step_h)
-                for lag, share in ((a, 1.0 - f), (a + 1, f)):
-                    if share <= 0:
-                        continue
-                    if t - lag < 0:
-                        rhs += cst * share * inputs.released_before(steady, u, t - lag)
-                    else:
-                        r += [wcol(t - lag, u, _Q), wcol(t - lag, u, _S)]
-                        v_ += [-cst * share, -cst * share]
-            rows.append(np.full(len(r), r0)), cols.append(r), vals.append(v_)
-            lo.append([rhs]), hi.append([rhs])
+            for u, lag, share in arrivals[i]:
+                if t - lag < 0:
+                    rhs += cst * share * inputs.released_before(steady, u, t - lag)
+                else:
+                    r += [wcol(t - lag, u, _Q), wcol(t - lag, u, _S)]
+                    v_ += [-cst * share, -cst * share]
+            row += [r0] * len(r)
+            col += r
+            val += v_
+            rhs_all.append(rhs)
             r0 += 1
+    rows.append(row), cols.append(col), vals.append(val)
+    lo.append(rhs_all), hi.append(rhs_all)
     return r0
 
 
@@ -253,19 +277,20 @@ def _objective_and_bounds(blocks, inputs: RiverInputs, offsets, wcol, n_var, cos
     n_t = len(blocks)
     value = water_value_per_hm3(river) * cost_scale
     refill = _refill_floor(inputs) if inputs.floor is None else inputs.floor
-    for t in range(n_t):
-        for i in range(n_p):
-            ok = bool(inputs.dam_ok[i, t])
-            xhi[wcol(t, i, _Q)] = np.inf if ok else 0.0
-            xlo[wcol(t, i, _V)] = refill[i, t] if ok else 0.0
-            xhi[wcol(t, i, _V)] = float(river["storage_max_hm3"].iat[i]) if ok else 0.0
-            pump = float(river["pump_mw"].iat[i]) if ok and blocks[t].pump_bus[i] >= 0 else 0.0
-            if inputs.pump_off is not None and inputs.pump_off[i, t]:
-                pump = 0.0
-            xhi[wcol(t, i, _P)] = pump
-        if t == n_t - 1:
-            for i in range(n_p):
-                c[wcol(t, i, _V)] = -value[i]
+    # the river's variables, (steps, plants) each: columns wcol(t, i, j) = w0 + (t * n_p + i) * 4 + j
+    w0 = n_var - 1 - n_t * n_p * 4
+    ok = inputs.dam_ok[:, :n_t].T.astype(bool)
+    at = lambda j: slice(w0 + j, n_var - 1, 4)    # noqa: E731 - column j of every (step, plant), step-major
+    xhi[at(_Q)] = np.where(ok, np.inf, 0.0).ravel()
+    xlo[at(_V)] = np.where(ok, refill[:, :n_t].T, 0.0).ravel()
+    xhi[at(_V)] = np.where(ok, river["storage_max_hm3"].to_numpy(float)[None, :], 0.0).ravel()
+    pump_bus = np.array([b.pump_bus for b in blocks], dtype=np.int64).reshape(n_t, n_p)
+    pump = np.where(ok & (pump_bus >= 0), river["pump_mw"].to_numpy(float)[None, :], 0.0)
+    if inputs.pump_off is not None:
+        pump[inputs.pump_off[:, :n_t].T.astype(bool)] = 0.0
+    xhi[at(_P)] = pump.ravel()
+    if n_t:
+        c[[wcol(n_t - 1, i, _V) for i in range(n_p)]] = -value
     return c, xlo, xhi
 
 

@@ -110,25 +110,38 @@ def plan_inputs(runner, states: list, matches: list):
 
 def _step_blocks(runner, states: list, river: pd.DataFrame, weights, gcost: pd.Series):
     """Every step's block: the damaged network and its PTDF once per damage state (at full availability),
-    then the step's demand and each unit's capacity (times the step's availability of its fuel)."""
+    then the step's demand and each unit's capacity (times the step's availability of its fuel). The damaged
+    networks are kept on the runner (``water_nets``): a timeline's run with its baseline alone shares the
+    states before the strike with the run of the scenario."""
     sc = runner.scenario
-    nets: dict = {}
-    base_p = runner.base.load["p_mw"].astype(float)
+    nets = getattr(runner, "water_nets", None)
+    nets = {} if nets is None else nets
+    base_p = runner.base.load["p_mw"].astype(float).to_numpy()
     gen = runner.base.gen
     fuel = gen["fuel"].astype(str) if "fuel" in gen else pd.Series("other", index=gen.index)
+    fuels = set(fuel)
+    fractions: dict = {}
     blocks, caps = [], []
     for k, (active, forced) in enumerate(states):
-        key = (tuple(sorted((o.label, -1.0 if o.derate is None else float(o.derate)) for _, o in active)),
-               frozenset(forced))
         table = availability_of(runner.base, {**(sc.availability or {}), **runner._availability(k)})
-        if key not in nets:
-            damaged = step_network(runner, k, active, forced, {f: 1.0 for f in set(fuel) | set(table)} if table else {})
+        key = (tuple(sorted((o.label, -1.0 if o.derate is None else float(o.derate)) for _, o in active)),
+               frozenset(forced), bool(table))
+        if key not in nets:      # every fuel at 1.0: the same network whichever step builds it
+            damaged = step_network(runner, k, active, forced, {f: 1.0 for f in fuels | set(table)} if table else {})
             nets[key] = (damaged, NetState.of(build_dc_model(damaged, rating=getattr(sc, "rating", "rate_a"),
-                                                             emergency_factor=getattr(sc, "emergency_factor", 1.0))))
-        damaged, state = nets[key]
-        frac = _fuel_fractions(fuel, table) if table else 1.0
-        block, cap = step_block(damaged, state, river, weights, gcost, base_p * runner._demand_factor(k),
-                                damaged.gen["max_p_mw"].astype(float) * frac)
+                                                             emergency_factor=getattr(sc, "emergency_factor", 1.0))),
+                         damaged.gen["max_p_mw"].astype(float), damaged.gen.index.equals(fuel.index))
+        damaged, state, max_p, aligned = nets[key]
+        if table:
+            tkey = tuple(sorted(table.items()))
+            frac = fractions.get(tkey)
+            if frac is None:
+                frac = fractions[tkey] = _fuel_fractions(fuel, table)
+            # Series * Series aligns on the index: with equal indexes that is the product of the arrays
+            cap = max_p.to_numpy() * frac.to_numpy() if aligned else (max_p * frac).to_numpy(float)
+        else:
+            cap = max_p.to_numpy()
+        block, cap = step_block(damaged, state, river, weights, gcost, base_p * runner._demand_factor(k), cap)
         blocks.append(block)
         caps.append(cap)
     return blocks, caps
@@ -172,7 +185,10 @@ def _plan_of(river, blocks, caps, inputs: RiverInputs, result, info: dict) -> Wa
     unit_mw: list[dict] = []
     rows = []
     for x, step_caps in zip(result.x, caps):
-        unit_mw.append({g: (float(np.clip(x[col], 0.0, cap)), cap) for g, (col, cap) in step_caps.items()})
+        cols = np.array([col for col, _ in step_caps.values()], dtype=np.int64)
+        cap = [c for _, c in step_caps.values()]
+        mw = np.clip(x[cols], 0.0, np.array(cap, dtype=float)).tolist()   # each planned MW within [0, cap]
+        unit_mw.append(dict(zip(step_caps, zip(mw, cap))))
     water = result.water
     for i, plant in enumerate(river["plant"]):
         k = float(river["mw_per_m3s"].iat[i])
