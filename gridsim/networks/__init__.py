@@ -79,11 +79,21 @@ def build_network(spec: str, base_dir: str | Path | None = None, load_level: flo
     ``pandapower.networks``, e.g. ``pandapower:case118``), or a path to a MATPOWER ``.m`` or pandapower
     ``.json`` file (relative paths are taken relative to ``base_dir``). Loads are scaled to ``load_level``.
     With ``network_root`` (``gridsim run --network-root DIR``), a network file must lie inside that folder.
+    A network built once is kept in the user's cache folder and read back next time
+    (``gridsim.networks.netcache``: keyed by the code, the libraries, the file's bytes and the load level).
     """
-    from gridsim.networks import importers
+    from gridsim.networks.netcache import cached_network
 
     if load_level <= 0:
         raise NetworkError(f"load_level must be positive, got {load_level}")
+    return cached_network(spec, base_dir, load_level, network_root, _build)
+
+
+def _build(spec: str, base_dir: str | Path | None, load_level: float,
+           network_root: str | Path | None) -> pp.pandapowerNet:
+    """``build_network`` without the cache."""
+    from gridsim.networks import importers
+
     builtins = _builtins()
     if spec in builtins:
         return builtins[spec](load_level)
