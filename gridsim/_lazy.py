@@ -75,12 +75,16 @@ class _DeferredFinder(importlib.abc.MetaPathFinder):
         return spec
 
 
-#: packages whose ``__init__`` the command line runs on first use (``defer_package_init``): pandapower imports
-#: all of these on ``import pandapower`` (plotting brings matplotlib.pyplot, networkx and plotly helpers,
-#: estimation scipy.stats); gridsim uses a few of their submodules (imported as usual) or none
-DEFERRED = ("pandapower.plotting", "pandapower.estimation", "pandapower.grid_equivalents", "pandapower.shortcircuit",
-            "pandapower.timeseries", "pandapower.networks", "pandapower.topology", "pandapower.converter",
-            "matplotlib.pyplot", "networkx")
+#: packages whose ``__init__`` the command line runs on first use (``defer_package_init``). pandapower's own
+#: ``__init__`` imports every subpackage (control with scipy.interpolate, deepdiff, networkx and the JSON I/O;
+#: plotting with matplotlib.pyplot; estimation with scipy.stats; the toolbox, converters, time series...): gridsim
+#: imports the pandapower modules it calls (``pandapower.create``, ``pandapower.run``, ``pandapower.auxiliary``,
+#: ...), so a run that never reads an attribute of ``pandapower`` itself never runs it. The subpackages are listed
+#: too, for when the ``__init__`` does run. scipy clones numpy's namespace (``from numpy import *``), which imports
+#: numpy's f2py and testing packages.
+DEFERRED = ("pandapower", "pandapower.plotting", "pandapower.estimation", "pandapower.grid_equivalents",
+            "pandapower.shortcircuit", "pandapower.timeseries", "pandapower.networks", "pandapower.topology",
+            "pandapower.converter", "matplotlib.pyplot", "networkx", "numpy.f2py", "numpy.testing")
 
 
 def defer_package_init(names=DEFERRED) -> None:

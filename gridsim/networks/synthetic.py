@@ -30,6 +30,7 @@ from functools import cache
 
 import numpy as np
 import pandapower as pp
+import pandapower.create as ppc   # not pp.create_*: the command line defers pandapower's __init__ (gridsim._lazy)
 import pandas as pd
 
 from gridsim.dispatch import DEFAULT_AVAILABILITY
@@ -49,27 +50,27 @@ def build_dnipro_like(load_level: float = 1.0) -> pp.pandapowerNet:
     net = copy.deepcopy(_empty_net())
     net.name = "dnipro-like"
     b = plan.bus
-    pp.create_buses(net, len(b), b["vn_kv"].to_numpy(), name=b["name"].to_numpy(), zone=b["region"].to_numpy())
+    ppc.create_buses(net, len(b), b["vn_kv"].to_numpy(), name=b["name"].to_numpy(), zone=b["region"].to_numpy())
     for col in ("substation", "region", "x_km", "y_km"):
         net.bus[col] = b[col].to_numpy()
     _create_branches(net, plan.line, plan.trafo)
     ld = plan.load
-    pp.create_loads(net, ld["bus"].to_numpy(), ld["p_mw"].to_numpy() * load_level,
-                    ld["q_mvar"].to_numpy() * load_level, name=ld["name"].to_numpy())
+    ppc.create_loads(net, ld["bus"].to_numpy(), ld["p_mw"].to_numpy() * load_level,
+                     ld["q_mvar"].to_numpy() * load_level, name=ld["name"].to_numpy())
     for col in ("region", "customers", "priority"):
         net.load[col] = ld[col].to_numpy()
     g = plan.gen
     u = min(1.0, LOSS_FACTOR * net.load["p_mw"].sum() / g["max_p_mw"].sum())
-    pp.create_gens(net, g["bus"].to_numpy(), g["max_p_mw"].to_numpy() * u, vm_pu=g["vm_pu"].to_numpy(),
-                   sn_mva=g["max_p_mw"].to_numpy() / 0.85, name=g["name"].to_numpy(),
-                   max_q_mvar=g["max_q_mvar"].to_numpy(), min_q_mvar=g["min_q_mvar"].to_numpy(),
-                   min_p_mw=0.0, max_p_mw=g["max_p_mw"].to_numpy(), slack=g["slack"].to_numpy(),
-                   controllable=True)
+    ppc.create_gens(net, g["bus"].to_numpy(), g["max_p_mw"].to_numpy() * u, vm_pu=g["vm_pu"].to_numpy(),
+                    sn_mva=g["max_p_mw"].to_numpy() / 0.85, name=g["name"].to_numpy(),
+                    max_q_mvar=g["max_q_mvar"].to_numpy(), min_q_mvar=g["min_q_mvar"].to_numpy(),
+                    min_p_mw=0.0, max_p_mw=g["max_p_mw"].to_numpy(), slack=g["slack"].to_numpy(),
+                    controllable=True)
     for col in ("plant", "fuel", "kind", "region"):
         net.gen[col] = g[col].to_numpy()
     sh = plan.shunt
     q = sh["q_mvar"].to_numpy() * np.where(sh["switched"].to_numpy(), load_level, 1.0)
-    pp.create_shunts(net, sh["bus"].to_numpy(), q, name=sh["name"].to_numpy())
+    ppc.create_shunts(net, sh["bus"].to_numpy(), q, name=sh["name"].to_numpy())
     net["regions"] = plan.regions.copy()
     net["availability"] = dict(DEFAULT_AVAILABILITY)
     net["river"] = _river()
@@ -86,12 +87,12 @@ def _river() -> pd.DataFrame:
 
 def _create_branches(net: pp.pandapowerNet, ln: pd.DataFrame, tr: pd.DataFrame) -> None:
     r, x, c, imax = np.array([LINE_TYPES[kv] for kv in ln["kv"]]).T
-    pp.create_lines_from_parameters(net, ln["from_bus"].to_numpy(), ln["to_bus"].to_numpy(),
-                                    ln["length_km"].to_numpy(), r, x, c, imax, name=ln["name"].to_numpy())
+    ppc.create_lines_from_parameters(net, ln["from_bus"].to_numpy(), ln["to_bus"].to_numpy(),
+                                     ln["length_km"].to_numpy(), r, x, c, imax, name=ln["name"].to_numpy())
     hv, lv, vkr, vk, pfe, i0 = np.array([TRAFO_TYPES[kv] for kv in tr["kv"]]).T
     sn = tr["sn_mva"].to_numpy()
     oltc = tr["kv"].to_numpy() == 330.0
-    pp.create_transformers_from_parameters(
+    ppc.create_transformers_from_parameters(
         net, tr["hv_bus"].to_numpy(), tr["lv_bus"].to_numpy(), sn, hv, lv, vkr, vk, pfe * sn, i0,
         name=tr["name"].to_numpy(), tap_side=np.where(oltc, "lv", None), tap_neutral=np.where(oltc, 0, np.nan),
         tap_min=np.where(oltc, -6, np.nan), tap_max=np.where(oltc, 6, np.nan),
@@ -107,5 +108,5 @@ def _create_branches(net: pp.pandapowerNet, ln: pd.DataFrame, tr: pd.DataFrame) 
 
 @cache
 def _empty_net() -> pp.pandapowerNet:
-    return pp.create_empty_network()   # ~0.1 s; a deep copy of this template costs a tenth of that
+    return ppc.create_empty_network()   # ~0.1 s; a deep copy of this template costs a tenth of that
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pandapower as pp
+from pandapower.run import rundcpp, runpp   # not pp.runpp: the command line defers pandapower's __init__
 
 from gridsim._quiet import mute_numba_notice
 from gridsim.netcopy import working_copy
@@ -87,10 +87,10 @@ def _run(work, ac: bool) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if ac:
-            pp.runpp(work, numba=False, init="auto", max_iteration=30, calculate_voltage_angles=True,
-                     enforce_q_lims=ENFORCE_Q_LIMS)
+            runpp(work, numba=False, init="auto", max_iteration=30, calculate_voltage_angles=True,
+                  enforce_q_lims=ENFORCE_Q_LIMS)
         else:
-            pp.rundcpp(work, numba=False)
+            rundcpp(work, numba=False)
 
 
 def _read(work, flow: Flow, buses: np.ndarray | None) -> None:
