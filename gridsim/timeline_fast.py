@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from gridsim.dispatch import apply_availability
+from gridsim.dispatch import availability_of
 from gridsim.results import CAUSES
 from gridsim.solvers.response import PRIORITY_WEIGHTS
 
@@ -107,6 +107,8 @@ class FastSteps:
         self._evaluators: dict = {}
         self._caps: dict = {}
         self._gen_pos: dict = {}
+        self._islands: dict = {}
+        self._units = None      # (max_p_mw, nameplate, fuel, position of each model unit) of the base gen table
         self.cache: dict = {}
         self.solved = 0
 
@@ -150,9 +152,28 @@ class FastSteps:
         key = tuple(sorted(availability.items()))
         hit = self._caps.get(key)
         if hit is None:
-            gen = apply_availability(self.base, availability).gen
-            hit = self._caps[key] = gen["max_p_mw"].astype(float).reindex(self.ev.model.gen_index).to_numpy()
+            hit = self._caps[key] = self._capacity(availability)
         return hit
+
+    def _capacity(self, availability: dict) -> np.ndarray:
+        """``apply_availability(base, availability).gen["max_p_mw"]`` in model gen order, from arrays: with a
+        table, nameplate times the fuel's availability (1 where the table has none); without, ``max_p_mw``."""
+        if self._units is None:
+            gen = self.base.gen
+            max_p = gen["max_p_mw"].astype(float)
+            plate = gen["p_nameplate_mw"].astype(float).fillna(max_p) if "p_nameplate_mw" in gen.columns else max_p
+            fuel = gen["fuel"].astype(str).to_numpy() if "fuel" in gen.columns else np.full(len(gen), "other")
+            pos = gen.index.get_indexer(self.ev.model.gen_index)
+            self._units = (max_p.to_numpy(), plate.to_numpy(), fuel, pos)
+        max_p, plate, fuel, pos = self._units
+        table = availability_of(self.base, availability)
+        if table:
+            frac = {f: table.get(f) for f in set(fuel)}
+            frac = {f: 1.0 if v is None or v != v else float(v) for f, v in frac.items()}   # fillna(1.0)
+            cap = plate * np.array([frac[f] for f in fuel], dtype=float)
+        else:
+            cap = max_p
+        return np.where(pos >= 0, cap[np.maximum(pos, 0)], np.nan)     # reindex: NaN where not in the table
 
     def evaluator(self, demand_key, factor: np.ndarray):
         """The evaluator whose model's demand is the base demand times ``factor`` (one per demand vector)."""
@@ -189,7 +210,9 @@ class FastSteps:
             gen_out = np.union1d(gen_out, extra.astype(np.int64))
         case = copy.copy(masks)
         case.gen_out, case.gen_cap = gen_out, cap
-        st, _ = ev.evaluate_state(case)
+        st, _ = ev.evaluate_state(case, islands=self._islands.get(key))
+        if key not in self._islands:      # the islands depend on the damage only (branches and buses out)
+            self._islands[key] = (st.labels, st.n_islands, len(st.energised))
         out = self.cache[full_key] = self._values(pm.demand, st)
         self.solved += 1
         return out

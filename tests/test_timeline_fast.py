@@ -129,3 +129,28 @@ def test_a_network_the_engine_does_not_model_falls_back():
     assert fast_steps_for(sc, prepare_network(sc, net)) is None
     r = simulate_timeline(sc, net=net)
     assert isinstance(r.timeline, pd.DataFrame) and len(r.timeline)
+
+
+def test_capacity_from_arrays_equals_apply_availability_bit_for_bit():
+    """FastSteps.capacity builds each unit's capacity from arrays; it must be apply_availability's max_p_mw
+    exactly (the step LPs see these numbers), with a table, without one, with NaN and unknown fuels."""
+    from gridsim.dispatch import apply_availability
+
+    sc = load_scenario(SCENARIOS / "dnipro-hydro-strike.yaml")
+    base = prepare_network(sc)
+    base.gen.loc[base.gen.index[:3], "p_nameplate_mw"] = np.nan          # filled from max_p_mw
+    fs = fast_steps_for(sc, base)
+    for availability in ({}, {"solar": 0.37}, {"solar": 0.0, "wind": 0.61, "hydro": 0.5}, {"wind": float("nan")},
+                         {"no such fuel": 0.2}):
+        want = apply_availability(base, availability).gen["max_p_mw"].astype(float).reindex(fs.ev.model.gen_index)
+        assert np.array_equal(fs.capacity(availability), want.to_numpy(), equal_nan=True), availability
+
+
+def test_the_stacked_table_equals_the_frames_of_each_step():
+    from gridsim.timeline_fast import VALUE_COLUMNS, steps_table
+
+    rng = np.random.default_rng(3)
+    steps = [(k, k * 0.5, StepValues(["a", "b", "c"][: 1 + k % 3], rng.random((1 + k % 3, len(VALUE_COLUMNS))) * 9))
+             for k in range(7)]
+    want = pd.concat([v.rows(k, t) for k, t, v in steps], ignore_index=True)
+    pd.testing.assert_frame_equal(steps_table(steps), want, check_exact=True)

@@ -177,15 +177,18 @@ class FastDCEvaluator:
         st, n_over = self.evaluate_state(masks, notes)
         return self._record(st, n_over, notes)
 
-    def evaluate_state(self, masks: CaseMasks, notes: list[str] | None = None) -> tuple[CaseState, int]:
+    def evaluate_state(self, masks: CaseMasks, notes: list[str] | None = None,
+                       islands: tuple | None = None) -> tuple[CaseState, int]:
         """The case's state after the response (islands, balance and, for the optimal response, the LP's
         re-dispatch of the islands with an overload) and the number of branches still overloaded; the response's
-        notes are appended to ``notes``."""
+        notes are appended to ``notes``. ``islands``: the case's ``(labels, n_islands, n_labels)`` when the caller
+        knows them (they depend on the branches and buses out only: ``gridsim.timeline_fast`` keeps them per
+        damage state)."""
         if not len(masks.branch_out) and masks.injections_unchanged:
             st, flow = self.base, self.base_flow
         else:
             one = masks.injections_unchanged and len(masks.branch_out) == 1
-            islands = self.bridges.islands(int(masks.branch_out[0])) if one else None
+            islands = self.bridges.islands(int(masks.branch_out[0])) if one else islands
             st = case_state(self.model, masks, self.method, islands=islands)
             flow = self._flows(st, masks.branch_out)
         return self._response(masks, st, flow, [] if notes is None else notes)
