@@ -138,10 +138,34 @@ def place(fig: Figure, left: float, right: float, top: float, bottom: float, hga
                         bottom=bottom / height, hspace=hgap / cell if rows > 1 and cell > 0 else 0.0)
 
 
+def pin_axis_labels(*axes: Axes) -> None:
+    """Fix each Axes' x and y axis labels where matplotlib would put them (``labelpad`` beyond the tick labels),
+    in Axes coordinates (``set_label_coords``), so that drawing does not measure every tick label of the axis, and
+    of its siblings, a second time to find the place. Call it once the Axes are placed."""
+    for ax in axes:
+        fig = ax.get_figure(root=True)
+        pos = ax.get_position()
+        width, height = pos.width * fig.get_size_inches()[0], pos.height * fig.get_size_inches()[1]
+        if width <= 0 or height <= 0:
+            continue
+        ya = ax.yaxis
+        if ya.get_visible() and ya.label.get_text():
+            side = ya.get_label_position()
+            tick = ya.majorTicks[0]
+            shown = (tick.label1 if side == "left" else tick.label2).get_visible()
+            labels = max((text_size(s, _tick_font(ya))[0] for s in tick_labels(ya)), default=0.0) if shown else 0.0
+            away = (_tick_room(ya) + labels if labels else 0.0) + ya.labelpad * PT
+            ya.set_label_coords(-away / width if side == "left" else 1.0 + away / width, 0.5)
+        xa = ax.xaxis
+        if xa.get_visible() and xa.label.get_text() and xa.get_label_position() == "bottom":
+            shown = xa.majorTicks[0].label1.get_visible() and tick_labels(xa)
+            away = (_tick_room(xa) + text_size("0", _tick_font(xa))[1] if shown else 0.0) + xa.labelpad * PT
+            xa.set_label_coords(0.5, -away / height)
+
+
 # -- rendering -------------------------------------------------------------------------------------------
 def png_bytes(fig: Figure, dpi: float, compress_level: int = 1) -> bytes:
-    """The figure drawn once with Agg at ``dpi`` on white, as an RGB PNG (zlib ``compress_level``; each row
-    stored as its difference to the row above, PNG filter "Up")."""
+    """The figure drawn once with Agg at ``dpi`` on white, as a PNG (``encode_png``)."""
     old_dpi = fig.dpi
     try:
         fig.dpi = dpi
@@ -151,17 +175,19 @@ def png_bytes(fig: Figure, dpi: float, compress_level: int = 1) -> bytes:
         rgba = np.asarray(canvas.buffer_rgba())
     finally:
         fig.dpi = old_dpi
-    return encode_png(rgba[..., :3], dpi, compress_level)
+    return encode_png(rgba, dpi, compress_level)
 
 
-def encode_png(rgb: np.ndarray, dpi: float, compress_level: int = 1) -> bytes:
-    """An 8-bit RGB PNG of ``rgb`` (height x width x 3, uint8) with its resolution (pHYs) recorded."""
-    height, width, _ = rgb.shape
-    raw = np.empty((height, 1 + 3 * width), dtype=np.uint8)
+def encode_png(rgba: np.ndarray, dpi: float, compress_level: int = 1) -> bytes:
+    """An 8-bit RGBA PNG of ``rgba`` (height x width x 4, uint8) with its resolution (pHYs) recorded. Each row is
+    stored as its difference to the row above (PNG filter "Up": one vectorised subtraction, where PIL tries five
+    filters per row); zlib level ``compress_level``."""
+    height, width, _ = rgba.shape
+    flat = rgba.reshape(height, 4 * width)
+    raw = np.empty((height, 1 + 4 * width), dtype=np.uint8)
     raw[:, 0] = 2                                               # filter "Up" on every row
-    rows = raw[:, 1:].reshape(height, width, 3)
-    rows[0] = rgb[0]
-    np.subtract(rgb[1:], rgb[:-1], out=rows[1:])                # uint8: wraps modulo 256, as PNG wants
+    raw[0, 1:] = flat[0]
+    np.subtract(flat[1:], flat[:-1], out=raw[1:, 1:])           # uint8: wraps modulo 256, as PNG wants
     ppm = int(round(dpi / 0.0254))
 
     def chunk(tag: bytes, data: bytes) -> bytes:
@@ -169,7 +195,7 @@ def encode_png(rgb: np.ndarray, dpi: float, compress_level: int = 1) -> bytes:
 
     return b"".join([
         b"\x89PNG\r\n\x1a\n",
-        chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),
+        chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)),
         chunk(b"pHYs", struct.pack(">IIB", ppm, ppm, 1)),
         chunk(b"tEXt", b"Software\x00gridsim (matplotlib " + matplotlib.__version__.encode("ascii") + b")"),
         chunk(b"IDAT", zlib.compress(raw.tobytes(), compress_level)),

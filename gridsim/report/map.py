@@ -18,7 +18,14 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.patheffects import withStroke
 
-from gridsim.report.layout import legend_width, place, title_height, xaxis_height, yaxis_width
+from gridsim.report.layout import (
+    legend_width,
+    pin_axis_labels,
+    place,
+    title_height,
+    xaxis_height,
+    yaxis_width,
+)
 from gridsim.report.plots import (
     DEAD,
     DESTROYED,
@@ -360,4 +367,5 @@ def plot_map(result: Result, ax: Axes | None = None) -> Figure:
         left = yaxis_width(ax)
         right = legend + 0.01 * (width - left - legend) if legend else 0.0
         place(fig, left=left, right=right, top=title_height(ax, pad=16), bottom=xaxis_height(ax))
+        pin_axis_labels(ax)
     return fig

@@ -15,7 +15,14 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from gridsim.report.layout import legend_width, place, title_height, xaxis_height, yaxis_width
+from gridsim.report.layout import (
+    legend_width,
+    pin_axis_labels,
+    place,
+    title_height,
+    xaxis_height,
+    yaxis_width,
+)
 from gridsim.results import CAUSES, Result
 
 #: bar colour by cause of unserved demand
@@ -114,6 +121,7 @@ def plot_regions(result: Result, ax: Axes | None = None, max_regions: int = 40) 
     if own:
         place(fig, left=yaxis_width(ax), right=legend_width(labels, 8, "cause", 8) if labels else 0.0,
               top=title_height(ax), bottom=xaxis_height(ax))
+        pin_axis_labels(ax)
     return fig
 
 

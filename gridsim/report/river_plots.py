@@ -8,7 +8,16 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from gridsim.report.layout import EDGE, legend_width, place, text_size, title_height, xaxis_height, yaxis_width
+from gridsim.report.layout import (
+    EDGE,
+    legend_width,
+    pin_axis_labels,
+    place,
+    text_size,
+    title_height,
+    xaxis_height,
+    yaxis_width,
+)
 from gridsim.report.plots import _txt
 from gridsim.report.timeline_plots import EVENT_COLOURS
 from gridsim.results import Result
@@ -54,6 +63,7 @@ def plot_river(result: Result, ax: Axes | None = None) -> Figure | None:
     heading = max(title_height(a) for a in axes)
     place(fig, left=left, right=right, top=text_size(title.get_text(), 11)[1] + 0.08 + heading,
           bottom=xaxis_height(axes[-1]), hgap=heading + xaxis_height(axes[0], labels=False) + 0.04)
+    pin_axis_labels(*axes, *(r for r, _ in panels))
     for i, a in enumerate(axes):
         _mark_events(a, result, label=i == 0)
     return fig

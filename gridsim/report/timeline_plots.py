@@ -9,7 +9,15 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from gridsim.report.layout import legend_width, place, text_size, title_height, xaxis_height, yaxis_width
+from gridsim.report.layout import (
+    legend_width,
+    pin_axis_labels,
+    place,
+    text_size,
+    title_height,
+    xaxis_height,
+    yaxis_width,
+)
 from gridsim.report.plots import _new_axes, _txt
 from gridsim.results import Result
 from gridsim.timeline_summary import UNSERVED_TOL_MW
@@ -98,6 +106,7 @@ def plot_timeline(result: Result, ax: Axes | None = None) -> Figure | None:
         legend = max(legends, default=0.0)
         right = legend + 0.005 * (fig.get_size_inches()[0] - left - legend) if legend else 0.0
         place(fig, left=left, right=right, top=title_height(top), bottom=xaxis_height(ax), hgap=0.15)
+        pin_axis_labels(top, ax)
     return fig
 
 
@@ -123,7 +132,9 @@ def plot_heatmap(result: Result, ax: Axes | None = None) -> Figure | None:
         bar_ticks = max(text_size(f"{v:.1f}", "medium")[0] for v in (top, top / 2))
         right = (3.5 + 3.5) / 72 + bar_ticks + 4 / 72 + text_size("unserved (%)")[1]
         place(fig, left=yaxis_width(ax), right=right, top=title_height(ax), bottom=xaxis_height(ax))
-    fig.colorbar(im, ax=ax, label="unserved (%)", fraction=0.03)
+    bar = fig.colorbar(im, ax=ax, label="unserved (%)", fraction=0.03)
+    if own:
+        pin_axis_labels(ax, bar.ax)
     return fig
 
 
@@ -159,4 +170,5 @@ def plot_restoration(result: Result, ax: Axes | None = None) -> Figure | None:
     ax.grid(axis="x", alpha=0.25)
     if own:
         place(fig, left=yaxis_width(ax), right=0.0, top=title_height(ax), bottom=xaxis_height(ax))
+        pin_axis_labels(ax)
     return fig
