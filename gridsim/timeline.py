@@ -42,19 +42,32 @@ TIMELINE_COLUMNS = ["step", "time_h", "region", "demand_mw", "served_mw", "unser
 
 
 
+_OFF = object()
+
+
 def outage_at(outage, t: float):
     """The outage as in force at hour ``t`` (its derate after any restore step), or None when it is not."""
+    derate = _derate_at(outage, t)
+    return None if derate is _OFF else _in_force(outage, derate)
+
+
+def _derate_at(outage, t: float):
+    """The outage's derate at hour ``t`` (None: out), or ``_OFF`` when it is not in force."""
     if t < outage.at_h - 1e-9:
-        return None
+        return _OFF
     since = t - outage.at_h
     if outage.repair_h is not None and since >= outage.repair_h - 1e-9:
-        return None
+        return _OFF
     derate = outage.derate
     for step in outage.restore or ():
         if since >= step.after_h - 1e-9:
             if step.derate is None:
-                return None
+                return _OFF
             derate = step.derate
+    return derate
+
+
+def _in_force(outage, derate):
     return outage.model_copy(update={"derate": derate, "repair_h": None, "restore": None, "at_h": 0.0})
 
 
@@ -141,6 +154,7 @@ class _Runner:
         self.cache: dict = {}
         self.topology: dict = {}
         self.matches: dict = {}
+        self._names = None         # the base network's name view (gridsim.networks.nametables), made on first use
         self.solved = 0
         self.water = None          # the water plan of the current run (gridsim.water; networks with a river)
         self.water_nets: dict = {}    # the water plan's damaged networks, shared by the runs (gridsim.water.plan)
@@ -150,13 +164,25 @@ class _Runner:
         """Per step ``(k, t, active, forced)``: the outages in force and the units out for restart."""
         restarts = _Restarts(restart_hours(self.base))
         labels = tuple(o.label for o in outages)
-        if labels not in self.matches:          # names resolved once per list of assets
-            self.matches[labels] = [resolve_outage(self.base, o, i, getattr(self.scenario, "source", None))
+        if labels not in self.matches:          # names resolved once per list of assets, on one name view
+            if self._names is None:
+                from gridsim.networks.nametables import name_tables
+
+                self._names = name_tables(self.base)
+            self.matches[labels] = [resolve_outage(self._names, o, i, getattr(self.scenario, "source", None))
                                     for i, o in enumerate(outages)]
         matches = self.matches[labels]
+        in_force: dict = {}          # (outage, derate) -> the outage as in force (outage_at), made once
         for k in range(self.n):
             t = k * self.dt
-            active = [(i, o) for i, o in ((i, outage_at(o, t)) for i, o in enumerate(outages)) if o is not None]
+            active = []
+            for i, o in enumerate(outages):
+                derate = _derate_at(o, t)
+                if derate is not _OFF:
+                    hit = in_force.get((i, derate))
+                    if hit is None:
+                        hit = in_force[(i, derate)] = _in_force(o, derate)
+                    active.append((i, hit))
             hit = {idx for i, _ in active for m in matches[i] for tab, idx in m.elements if tab == "gen"}
             yield k, t, active, restarts.update(t, self._connected(k, active), hit)
 
