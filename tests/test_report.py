@@ -383,3 +383,16 @@ def test_report_pngs_are_drawn_once_and_have_savefigs_pixels(make_result, monkey
     assert fig.dpi == 100                                       # the figure's own dpi is restored
     from PIL import Image
     assert Image.open(io.BytesIO(ours)).info["dpi"] == pytest.approx((DPI, DPI), abs=0.01)
+
+
+def test_map_and_regions_keep_their_text_inside_and_apart(make_result):
+    """Placed without constrained layout (gridsim.report.layout): titles, axis and tick labels and legends stay
+    inside the figure and clear of each other, with a two-line title and a long region name."""
+    from test_report_layout import assert_laid_out
+
+    result = make_result(scenario_name="A scenario whose name is long enough to wrap the map's title onto two lines")
+    result.regions = result.regions.rename(index={"South": "Verkhnodniprovska-Zaporizka South"})
+    for plot in (plot_map, plot_regions):
+        fig = plot(result)
+        assert fig.get_layout_engine() is None
+        assert_laid_out(fig)

@@ -26,11 +26,13 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.ticker import FixedFormatter
 from matplotlib.textpath import TextToPath
+from matplotlib.transforms import ScaledTranslation
 
 PT = 1.0 / 72.0                      # inches per point
 #: space kept at the figure's edges (constrained layout's default w_pad/h_pad)
 EDGE = 0.05
 _TEXT = TextToPath()
+HINTING_SLACK = 1.02
 
 
 # -- measuring text --------------------------------------------------------------------------------------
@@ -49,7 +51,8 @@ def text_size(s: str, size=None, weight: str = "normal") -> tuple[float, float]:
     "large"; default ``font.size``), as matplotlib lays it out (line spacing 1.2)."""
     size = _points(size if size is not None else matplotlib.rcParams["font.size"])
     lines = str(s).replace(r"\$", "$").split("\n")
-    width = max(_line(line, size, weight)[0] for line in lines) if any(lines) else 0.0
+    # unhinted advances; Agg hints each glyph at the output resolution, which makes texts up to ~1.5 % wider
+    width = HINTING_SLACK * max(_line(line, size, weight)[0] for line in lines) if any(lines) else 0.0
     _, h, d = _line("lp", size, weight)
     height = h + (len(lines) - 1) * 1.2 * (h - d)
     return width * PT, height * PT
@@ -140,14 +143,11 @@ def place(fig: Figure, left: float, right: float, top: float, bottom: float, hga
 
 def pin_axis_labels(*axes: Axes) -> None:
     """Fix each Axes' x and y axis labels where matplotlib would put them (``labelpad`` beyond the tick labels),
-    in Axes coordinates (``set_label_coords``), so that drawing does not measure every tick label of the axis, and
-    of its siblings, a second time to find the place. Call it once the Axes are placed."""
+    as an offset in inches from the Axes' edge (``set_label_coords``), so that drawing does not measure every
+    tick label of the axis, and of its siblings, a second time to find the place. Call it once the figure's size
+    and ticks are set."""
     for ax in axes:
-        fig = ax.get_figure(root=True)
-        pos = ax.get_position()
-        width, height = pos.width * fig.get_size_inches()[0], pos.height * fig.get_size_inches()[1]
-        if width <= 0 or height <= 0:
-            continue
+        inches = ax.get_figure(root=True).dpi_scale_trans
         ya = ax.yaxis
         if ya.get_visible() and ya.label.get_text():
             side = ya.get_label_position()
@@ -155,12 +155,13 @@ def pin_axis_labels(*axes: Axes) -> None:
             shown = (tick.label1 if side == "left" else tick.label2).get_visible()
             labels = max((text_size(s, _tick_font(ya))[0] for s in tick_labels(ya)), default=0.0) if shown else 0.0
             away = (_tick_room(ya) + labels if labels else 0.0) + ya.labelpad * PT
-            ya.set_label_coords(-away / width if side == "left" else 1.0 + away / width, 0.5)
+            edge, shift = (0.0, -away) if side == "left" else (1.0, away)
+            ya.set_label_coords(edge, 0.5, ax.transAxes + ScaledTranslation(shift, 0.0, inches))
         xa = ax.xaxis
         if xa.get_visible() and xa.label.get_text() and xa.get_label_position() == "bottom":
             shown = xa.majorTicks[0].label1.get_visible() and tick_labels(xa)
             away = (_tick_room(xa) + text_size("0", _tick_font(xa))[1] if shown else 0.0) + xa.labelpad * PT
-            xa.set_label_coords(0.5, -away / height)
+            xa.set_label_coords(0.5, 0.0, ax.transAxes + ScaledTranslation(0.0, -away, inches))
 
 
 # -- rendering -------------------------------------------------------------------------------------------
