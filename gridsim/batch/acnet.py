@@ -59,6 +59,7 @@ class ACNetwork:
         bus[:, GS] = bus[:, BS] = 0.0     # shunts are added per case (reactors follow the line charging)
         n = pm.n_bus
         self.ybus_branches, self.yf, self.yt = (m.tocsr() for m in makeYbus(self.base_mva, bus, branch))
+        self.y_ends = sp.vstack([self.yf, self.yt], format="csr")      # both ends' currents in one product
         self.n_bus = n
         self.f, self.t = f, t
         self.base_kv = bus[:, BASE_KV].real
@@ -188,6 +189,12 @@ class ACNetwork:
                                                                                   self.stamp_value, self.stamp_pos))
         self.stamp_start = np.searchsorted(self.stamp_branch, np.arange(len(self.f) + 1))
         self.diag_pos = self._positions(np.arange(n), np.arange(n))
+        # per bus, the positions of its row's entries in the data (ascending column): a single bus's injection
+        r = y.tocoo()           # CSC data order: by column, then row
+        order = np.lexsort((r.col, r.row))
+        self.row_pos = order
+        self.row_col = r.col[order].astype(np.int64)
+        self.row_start = np.searchsorted(r.row[order], np.arange(n + 1))
 
     def _positions(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         y = self.ybus_base
@@ -213,9 +220,16 @@ class ACNetwork:
         y.has_canonical_format = True
         return y
 
+    def injection(self, data: np.ndarray, v: np.ndarray, bus: int) -> complex:
+        """``(Y @ v)[bus]`` for the admittance matrix with ``data`` on the base pattern, from the bus's row alone."""
+        lo, hi = self.row_start[bus], self.row_start[bus + 1]
+        return complex(np.dot(data[self.row_pos[lo:hi]], v[self.row_col[lo:hi]]))
+
     def branch_currents(self, v: np.ndarray):
         """(i_from, i_to) in kA and the active power at the from end (MW) of every model branch."""
-        i_f, i_t = self.yf @ v, self.yt @ v
+        i = self.y_ends @ v
+        m = len(self.f)
+        i_f, i_t = i[:m], i[m:]
         s_f = v[self.f] * np.conj(i_f) * self.base_mva
         ka = self.base_mva / SQRT3
         return np.abs(i_f) * ka / self.base_kv[self.f], np.abs(i_t) * ka / self.base_kv[self.t], s_f.real
@@ -282,20 +296,26 @@ class Newton:
         self.solver = Solver()
         self.runs = 0
         self._system = None
+        self._slack_key = None
+        self._slack = None
 
     def __call__(self, ybus, v0: np.ndarray, sbus: np.ndarray, ref: int, pv: np.ndarray, pq: np.ndarray,
                  system=None, max_iteration: int = MAX_ITERATION):
         """(V, converged) for the buses ``pv`` and ``pq`` around the slack bus ``ref``; ``system`` (optional)
         names the (matrix, buses) so that repeated solves of one system keep the solver's analysis."""
-        weights = np.zeros(len(v0))
-        weights[ref] = 1.0
         s = self.solver
+        if self._slack_key != (len(v0), ref):          # the slack and its weights, kept while they repeat
+            weights = np.zeros(len(v0))
+            weights[ref] = 1.0
+            self._slack_key, self._slack = (len(v0), ref), (np.array([ref], dtype=np.int32), weights)
         # a new system: reset (lightsim2grid 1.2 redoes the Jacobian's structure and KLU's analysis on every call
         # from Python anyway, ~0.25 ms of a ~0.5 ms solve here, so the reset costs nothing measurable)
         if system is None or system != self._system:
             s.reset()
             self._system = system
-        s.solve(ybus, v0, sbus, np.array([ref], dtype=np.int32), weights, pv, pq, max_iteration, TOLERANCE_PU)
+        s.solve(ybus, v0, sbus, self._slack[0], self._slack[1], pv, pq, max_iteration, TOLERANCE_PU)
         self.runs += 1
         ok = bool(s.converged())
-        return (s.get_Vm() * np.exp(1j * s.get_Va()) if ok else None), ok
+        # the solver's complex iterate (after an iteration, Vm * exp(1j * Va) to the bit; with none, v0 itself),
+        # copied: get_V is a view of the solver's buffer, which the next solve overwrites
+        return (s.get_V().copy() if ok else None), ok

@@ -22,6 +22,7 @@ the constructor raises ValueError and ``run_cases`` (evaluator ``auto``) uses ``
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import importlib.util
 import time
@@ -86,6 +87,8 @@ class FastACEvaluator:
         self.serial = 0
         self.dcflow = DCFlow(pm)
         self.base_state = case_state(pm, self.empty, self.method, self.allowance)
+        self._q_base = self.shunt_q(self.base_state, _EMPTY)
+        self._base_sums = None          # the base state's unserved sums, made by its first record
         self.bridges = Bridges(pm)
         self.base_v = None
         from gridsim.batch.fast_ac_case import ACCase
@@ -107,7 +110,9 @@ class FastACEvaluator:
             if not self.bridges.is_bridge[k]:
                 on = np.ones(self.model.n_branch, dtype=bool)
                 on[k] = False
-                return dataclasses.replace(self.base_state, branch_on=on)
+                st = copy.copy(self.base_state)        # dataclasses.replace without its per-field overhead
+                st.branch_on = on
+                return st
             return case_state(self.model, masks, self.method, self.allowance, islands=self.bridges.islands(k))
         return case_state(self.model, masks, self.method, self.allowance)
 
@@ -164,9 +169,18 @@ class FastACEvaluator:
             else np.zeros(0)
         self._reactor_before = before[self._reactor_bus] if len(pos) else np.zeros(0)
         self._n_pp = n_pp
+        # per model branch: a line with an end at a reactor's bus (its outage changes that reactor's share)
+        self._touches_reactor = np.zeros(pm.n_branch, dtype=bool)
+        self._touches_reactor[lines] = np.isin(self._line_from, self._reactor_bus) | \
+            np.isin(self._line_to, self._reactor_bus)
 
-    def shunt_q(self, st: CaseState, bus_dead_pp: np.ndarray) -> np.ndarray:
-        """Reactive power per shunt in this case (0: off)."""
+    def shunt_q(self, st: CaseState, bus_dead_pp: np.ndarray, branch_out: np.ndarray | None = None) -> np.ndarray:
+        """Reactive power per shunt in this case (0: off). With ``branch_out`` (the case's outaged branches): one
+        branch out that is no line at a reactor's bus leaves every reactor's share of the charging as in the base
+        state (the same sums, so the same values), and the base state's shunts are the case's."""
+        if branch_out is not None and len(branch_out) == 1 and not len(bus_dead_pp) \
+                and not self._touches_reactor[branch_out[0]]:
+            return self._q_base
         q = self.ac.shunt_q0.copy()
         if len(bus_dead_pp):
             q[np.isin(self._shunt_pp_bus, bus_dead_pp)] = 0.0
@@ -186,12 +200,19 @@ class FastACEvaluator:
     # -- records -------------------------------------------------------------------------------------------
     def record(self, st: CaseState, status: str, notes: list[str]) -> dict[str, Any]:
         pm = self.model
-        unserved = st.isolated + st.deficit + st.network
-        rec: dict[str, Any] = {c: None for c in CASE_COLUMNS}
-        rec.update(unserved_isolated_mw=float(st.isolated.sum()), unserved_deficit_mw=float(st.deficit.sum()),
-                   unserved_network_mw=float(st.network.sum()), unserved_cascade_mw=0.0,
-                   unserved_mw=float(unserved.sum()), critical_unserved_mw=float(unserved[pm.critical].sum()),
-                   n_islands=st.n_islands, n_overloaded=0, status=status, message="; ".join(notes)[:500],
+        base = getattr(self, "base_state", None)
+        shared = base is not None and st.isolated is base.isolated and st.deficit is base.deficit \
+            and st.network is base.network         # the base state's balance (arrays never written to)
+        sums = self._base_sums if shared else None
+        if sums is None:
+            unserved = st.isolated + st.deficit + st.network
+            sums = dict(unserved_isolated_mw=float(st.isolated.sum()), unserved_deficit_mw=float(st.deficit.sum()),
+                        unserved_network_mw=float(st.network.sum()), unserved_cascade_mw=0.0,
+                        unserved_mw=float(unserved.sum()), critical_unserved_mw=float(unserved[pm.critical].sum()))
+            if shared:
+                self._base_sums = sums
+        rec: dict[str, Any] = dict.fromkeys(CASE_COLUMNS)
+        rec.update(sums, n_islands=st.n_islands, n_overloaded=0, status=status, message="; ".join(notes)[:500],
                    time_s=0.0)
         return rec
 

@@ -70,7 +70,7 @@ class ACCase:
             self.solved = (st.labels >= 0) & st.energised[np.maximum(st.labels, 0)]
             self._islands_data: dict[int, tuple] = {}
         dead_pp = pm.pp_bus_of[masks.bus_dead] if len(masks.bus_dead) else masks.bus_dead
-        self.shunt_q = ev.shunt_q(st, dead_pp)
+        self.shunt_q = ev.shunt_q(st, dead_pp, masks.branch_out)
         self.ybus = self.ac.ybus(masks.branch_out, self.shunt_q)
         self._dc_start = None
         self.last_v = [None] * len(self.islands)
@@ -156,7 +156,7 @@ class ACCase:
         for k in range(len(self.islands)):
             vk, ok[k] = self.solve(k, served, dispatch, warm=self.ev.start == "warm")
             if ok[k]:
-                sel = self.solved & (self.st.labels == self.islands[k])
+                sel = self.island(k)[2]
                 v[sel] = vk[sel]
         return v, ok
 
@@ -164,9 +164,10 @@ class ACCase:
     def check(self, v, ok, served, dispatch) -> list[IslandCheck]:
         pm, ac, st = self.pm, self.ac, self.st
         loading, p_abs = ac.loading_percent(v, st.branch_on)
-        br_isl = st.labels[pm.br_from]
         over = st.branch_on & (loading > 100.0 + OVERLOAD_MARGIN_PCT)
-        charging = over & ac.is_line & (p_abs / ac.line_rating_mw < REACTIVE_SHARE)
+        if over.any():
+            br_isl = st.labels[pm.br_from]
+            charging = over & ac.is_line & (p_abs / ac.line_rating_mw < REACTIVE_SHARE)
         out = []
         for k, isl in enumerate(self.islands):
             c = IslandCheck()
@@ -175,13 +176,15 @@ class ACCase:
                 c.overloads = self._dc_overloads(k, served, dispatch)
                 out.append(c)
                 continue
-            buses = np.flatnonzero(self.solved & (st.labels == isl))
+            buses = self.island(k)[2]
             vm = np.abs(v[buses])
             c.low, c.high = bool(vm.min() < VM_MIN_PU - 1e-9), bool(vm.max() > VM_MAX_PU + 1e-9)
-            c.low_buses = buses[vm < VM_MIN_PU]
-            here = br_isl == isl
-            c.overloads = int((over & here & ~charging).sum())
-            c.charging = int((charging & here).sum())
+            if c.low:
+                c.low_buses = buses[vm < VM_MIN_PU]
+            if over.any():
+                here = br_isl == isl
+                c.overloads = int((over & here & ~charging).sum())
+                c.charging = int((charging & here).sum())
             excess = self._slack_p(k, v, served, dispatch) - st.gen_cap[self.slack[k]]
             c.slack_short_mw = excess if excess > SLACK_TOLERANCE_MW else 0.0
             out.append(c)
@@ -192,7 +195,7 @@ class ACCase:
         pm, ac = self.pm, self.ac
         g = self.slack[k]
         bus = int(pm.gen_bus[g])
-        s = v[bus] * np.conj((self.ybus @ v)[bus]) * ac.base_mva
+        s = v[bus] * np.conj(ac.injection(self.ybus.data, v, bus)) * ac.base_mva
         load = float(served[(pm.load_bus == bus) & (self.st.load_island == self.islands[k])].sum())
         others = self.gen_ac & (pm.gen_bus == bus)
         others[g] = False
