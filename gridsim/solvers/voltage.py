@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pandapower as pp
+from pandapower.run import runpp   # not pp.runpp: the command line defers pandapower's __init__ (gridsim._lazy)
 
 from gridsim.balance import shed_to
 from gridsim.dispatch import unit_cost
@@ -135,7 +135,7 @@ class IslandAC:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                pp.runpp(w, numba=False, init="dc", max_iteration=30, calculate_voltage_angles=True)
+                runpp(w, numba=False, init="dc", max_iteration=30, calculate_voltage_angles=True)
         except Exception:  # noqa: BLE001 -- non-convergence is an answer here
             return ACState(False)
         vm = w.res_bus.loc[self.island.buses, "vm_pu"]
