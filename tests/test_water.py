@@ -401,3 +401,42 @@ def test_gridsim_run_writes_hydro_csv_whose_water_balance_closes(tmp_path):
     check_balance(result, net)
     assert (out / "river.png").exists() and "The river" in (out / "report.html").read_text()
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_the_highs_backend_passes_the_same_lp_as_a_highs_model_object():
+    """HighsLP hands HiGHS its arrays directly; the LP must be the one a HighsLp object holds (same optimum and
+    the same vertex bit for bit, same iterations), also after rows are added (a warm re-solve)."""
+    highspy = pytest.importorskip("highspy")
+    import scipy.sparse as sp
+
+    from gridsim.water.backend import HighsLP
+
+    rng = np.random.default_rng(5)
+    n_row, n_col = 30, 120
+    a = sp.random(n_row, n_col, density=0.15, random_state=rng, format="csr")
+    x0 = rng.random(n_col)
+    rhs = a @ x0
+    c = rng.random(n_col) - 0.3
+    args = (c, a, rhs - rng.random(n_row), rhs + rng.random(n_row), np.zeros(n_col), np.full(n_col, 2.0))
+    ours = HighsLP(*args)
+    ref = HighsLP.__new__(HighsLP)
+    ref.h, ref.inf, ref.highspy = highspy.Highs(), highspy.kHighsInf, highspy
+    ref.h.setOptionValue("output_flag", False)
+    lp = highspy.HighsLp()
+    csc = a.tocsc()
+    lp.num_col_, lp.num_row_ = n_col, n_row
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = c, args[4], args[5]
+    lp.row_lower_, lp.row_upper_ = args[2], args[3]
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = csc.indptr, csc.indices, csc.data
+    ref.h.passModel(lp)
+    extra = sp.random(4, n_col, density=0.3, random_state=rng, format="csr")
+    for round_ in range(2):
+        got, want = ours.solve(), ref.solve()
+        assert got[0] == want[0] == "optimal"
+        assert np.array_equal(got[1], want[1])
+        assert ours.h.getInfo().simplex_iteration_count == ref.h.getInfo().simplex_iteration_count
+        if round_ == 0:
+            lim = extra @ got[1] - 0.05
+            ours.add_rows(extra, np.full(4, -np.inf), lim)
+            ref.add_rows(extra, np.full(4, -np.inf), lim)
