@@ -120,6 +120,15 @@ def test_time_figures_keep_their_text_inside_and_apart(plot, regions):
     assert_laid_out(fig)
 
 
+@pytest.mark.parametrize("plot", [plot_timeline, plot_heatmap, plot_restoration])
+def test_time_figures_without_unserved_demand(plot):
+    """Nothing unserved: no region legend, no bars; the layout still holds."""
+    result = _timeline_result(["North", "South"])
+    result.timeline["unserved_mw"] = 0.0
+    result.timeline["served_mw"] = result.timeline["demand_mw"]
+    assert_laid_out(plot(result))
+
+
 def test_river_with_one_plant_and_no_events():
     assert_laid_out(plot_river(_timeline_result(["A"], plants=("Only HPP",), events=[])))
 

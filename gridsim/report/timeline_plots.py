@@ -162,7 +162,7 @@ def plot_restoration(result: Result, ax: Axes | None = None) -> Figure | None:
         text = f"back at {back:g} h" if back is not None else "not back within the horizon"
         ax.text(horizon, y, "  " + text, va="center", fontsize=7.5)
     ax.set_yticks(range(len(hit)), [_txt(r) for r in hit], fontsize=8)
-    ax.set_ylim(len(hit) - 0.5, -0.5)
+    ax.set_ylim(max(len(hit), 1) - 0.5, -0.5)      # one empty row when no region was hit
     ax.set_xlim(t[0], horizon * 1.18)
     ax.set_xlabel("hours from the start")
     title = "regions without full supply" if hit else "every region fully supplied throughout"
