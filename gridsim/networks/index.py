@@ -17,6 +17,9 @@ Names do not depend on the load level, so it is no part of the key. The cache fo
 else ``$XDG_CACHE_HOME/gridsim``, else ``~/.cache/gridsim``; one file per network (a changed key overwrites
 it), written atomically. A missing, unreadable, corrupt or stale file is rebuilt, never an error; a folder
 that cannot be written only costs the next run the build.
+
+``gridsim.networks.netcache`` keeps the built network itself in the same folder, under this key plus the load
+level (``_identity_and_key``).
 """
 
 from __future__ import annotations
