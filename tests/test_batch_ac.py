@@ -240,3 +240,47 @@ def test_relief_warm_starts_and_repeated_runs_give_the_dc_starts_answer(monkeypa
     assert rec["unserved_mw"] > 1.0
     for c in FLOATS:
         assert rec[c] == pytest.approx(ref[c], abs=1e-9)
+
+
+def test_newton_results_are_not_overwritten_by_later_solves():
+    """lightsim2grid's get_V is a view of the solver's buffer: a kept solution must not change when the solver
+    runs again (the relief's warm starts and the re-check read earlier solutions)."""
+    from gridsim.batch.cases import outage_models
+    from gridsim.batch.fast_ac_case import ACCase
+
+    fast, _ = evaluators(CASE24)
+    pm = fast.model
+    first = ACCase(fast, pm.masks(outage_models(CaseSpec("b7", ({"branch": 7},)))))
+    v1, ok1 = first.solve_all(first.st.served, first.st.dispatch)
+    kept = v1.copy()
+    second = ACCase(fast, pm.masks(outage_models(CaseSpec("b11", ({"branch": 11},)))))
+    v2, ok2 = second.solve_all(second.st.served * 0.9, second.st.dispatch * 0.9)
+    assert ok1.all() and ok2.all() and not np.allclose(v1, v2)
+    assert np.array_equal(v1, kept) and np.array_equal(first.last_v[0], kept)
+
+
+def test_solved_at_is_the_solvers_own_convergence_test():
+    """Newton.solved_at (the re-check's shortcut) says yes exactly where the solver would not iterate."""
+    from gridsim.batch.cases import outage_models
+    from gridsim.batch.fast_ac_case import ACCase
+
+    fast, _ = evaluators(CASE24)
+    pm = fast.model
+    case = ACCase(fast, pm.masks(outage_models(CaseSpec("b7", ({"branch": 7},)))))
+    v, ok = case.solve_all(case.st.served, case.st.dispatch)
+    assert ok.all()
+    gens, ref, buses, pv, pq, vm, regulated, loads, load_bus, gen_bus, q_per_p = case.island(0)
+    n = pm.n_bus
+    p_load = case.st.served[loads]
+    p = np.bincount(gen_bus, weights=case.st.dispatch[gens], minlength=n) - \
+        np.bincount(load_bus, weights=p_load, minlength=n)
+    q = -np.bincount(load_bus, weights=p_load * q_per_p, minlength=n)
+    sbus = (p + 1j * q) / fast.ac.base_mva
+    newton = fast.newton
+    for start, expect in ((v, True), (fast.base_v, False), (np.ones(n, dtype=complex), False)):
+        v0 = np.where(regulated, vm, np.abs(start)) * np.exp(1j * np.angle(start))
+        got = newton.solved_at(case.ybus, v0, sbus, pv, pq)
+        out, conv = newton(case.ybus, v0, sbus, ref, pv, pq)
+        assert conv and got == expect and (newton.solver.get_nb_iter() == 0) == expect
+        if expect:
+            assert np.array_equal(out, v0)

@@ -96,7 +96,13 @@ class IslandRun:
         order = np.argsort(dist, kind="stable")
         sa, va = near[order[0]], self._near_v[order[0]]
         tol = 1e-9 * max(float(np.abs(served).sum()), 1e-9)
-        for j in order[1:]:
+        # the pairs that can pass the test below, all at once (its result to rounding, with room to spare), so
+        # that the exact test runs on those few only, in the same order: the same answer as testing every pair
+        later = order[1:]
+        steps = near[later] - sa
+        t_all = (steps @ (served - sa)) / np.maximum((steps * steps).sum(axis=1), 1e-300)
+        off = np.abs(sa + t_all[:, None] * steps - served).sum(axis=1)
+        for j in later[(t_all >= -1e-6) & (t_all <= 1.0 + 1e-6) & (off <= 2.0 * tol)]:
             step = near[j] - sa
             t = float(np.dot(served - sa, step) / max(float(np.dot(step, step)), 1e-300))
             if 0.0 <= t <= 1.0 and np.abs(sa + t * step - served).sum() <= tol:

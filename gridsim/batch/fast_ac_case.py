@@ -132,13 +132,17 @@ class ACCase:
             np.bincount(load_bus, weights=p_load, minlength=n)
         q = -np.bincount(load_bus, weights=p_load * q_per_p, minlength=n)
         sbus = (p + 1j * q) / ac.base_mva
-        ok, guarded = False, start is not None
+        ok, guarded, again = False, start is not None, False
         if start is None and warm:
-            start = self.last_v[k] if self.last_v[k] is not None else self.ev.base_v
+            again = self.last_v[k] is not None     # the island's own last state: often this very one
+            start = self.last_v[k] if again else self.ev.base_v
         if start is not None:
             v0 = np.where(regulated, vm, np.abs(start)) * np.exp(1j * np.angle(start))
-            v, ok = self.ev.newton(self.ybus, v0, sbus, ref, pv, pq, (self.serial, k),
-                                   WARM_MAX_ITERATION if guarded else MAX_ITERATION)
+            if again and self.ev.newton.solved_at(self.ybus, v0, sbus, pv, pq):
+                v, ok = v0, True            # what the solver returns without iterating (the re-check of a relief)
+            else:
+                v, ok = self.ev.newton(self.ybus, v0, sbus, ref, pv, pq, (self.serial, k),
+                                       WARM_MAX_ITERATION if guarded else MAX_ITERATION)
             if ok and guarded and np.abs(v[buses] - v0[buses]).max() > WARM_MOVE_PU:
                 ok = False
         if not ok:
@@ -163,9 +167,10 @@ class ACCase:
     # -- the check -------------------------------------------------------------------------------------------
     def check(self, v, ok, served, dispatch) -> list[IslandCheck]:
         pm, ac, st = self.pm, self.ac, self.st
-        loading, p_abs = ac.loading_percent(v, st.branch_on)
+        loading, _ = ac.loading_percent(v, st.branch_on, with_p=False)
         over = st.branch_on & (loading > 100.0 + OVERLOAD_MARGIN_PCT)
         if over.any():
+            _, p_abs = ac.loading_percent(v, st.branch_on)
             br_isl = st.labels[pm.br_from]
             charging = over & ac.is_line & (p_abs / ac.line_rating_mw < REACTIVE_SHARE)
         out = []
