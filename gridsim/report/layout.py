@@ -21,7 +21,6 @@ import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.axis import Axis
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.ticker import FixedFormatter
@@ -167,6 +166,8 @@ def pin_axis_labels(*axes: Axes) -> None:
 # -- rendering -------------------------------------------------------------------------------------------
 def png_bytes(fig: Figure, dpi: float, compress_level: int = 1) -> bytes:
     """The figure drawn once with Agg at ``dpi`` on white, as a PNG (``encode_png``)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg     # as savefig does: only when drawing
+
     old_dpi = fig.dpi
     try:
         fig.dpi = dpi
