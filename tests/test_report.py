@@ -392,7 +392,7 @@ def test_map_and_regions_keep_their_text_inside_and_apart(make_result):
 
     result = make_result(scenario_name="A scenario whose name is long enough to wrap the map's title onto two lines")
     result.regions = result.regions.rename(index={"South": "Verkhnodniprovska-Zaporizka South"})
-    for plot in (plot_map, plot_regions):
+    for plot in (plot_map, plot_regions, plot_cascade):
         fig = plot(result)
         assert fig.get_layout_engine() is None
         assert_laid_out(fig)

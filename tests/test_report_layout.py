@@ -13,6 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from gridsim.report.layout import legend_width, text_size
+from gridsim.report.restoration_plots import plot_crews, plot_gantt, plot_orders
 from gridsim.report.river_plots import _event_label, plot_river
 from gridsim.report.timeline_plots import plot_heatmap, plot_restoration, plot_timeline
 from gridsim.results import Result
@@ -127,6 +128,30 @@ def test_time_figures_without_unserved_demand(plot):
     result.timeline["unserved_mw"] = 0.0
     result.timeline["served_mw"] = result.timeline["demand_mw"]
     assert_laid_out(plot(result))
+
+
+def test_restoration_figures_keep_their_text_inside_and_apart():
+    from types import SimpleNamespace
+
+    result = _timeline_result(REGIONS)
+    result.restoration = pd.DataFrame({
+        "asset": ["substation: Dnipro-like HPP", "line: Kyiv-Zaporizhzhia 750 kV", "plant: " + LONG],
+        "crew": [1, 2, 1], "strike_h": [19.0, 21.0, 19.0], "start_h": [19.0, 21.0, 31.0],
+        "work_h": [12.0, 6.0, 20.0], "end_h": [31.0, 27.0, 51.0]})
+    hours = np.arange(72.0)
+    result.restoration_compare = pd.concat([pd.DataFrame({"order": order, "time_h": hours,
+                                                          "unserved_mw": np.maximum(0, 900 - k * 100 - 12 * hours)})
+                                            for k, order in enumerate(("chosen", "greedy", "listed"))])
+    result.summary["restoration"] = {"method": "local", "chosen": 1.0e4, "greedy": 1.2e4, "listed_order": 1.5e4,
+                                     "unit": "MWh"}
+    for fig in (plot_gantt(result), plot_orders(result)):
+        assert fig.get_layout_engine() is None
+        assert_laid_out(fig)
+    table = pd.DataFrame({"crews": [1, 2, 3], "chosen": [3.0e4, 2.0e4, 1.5e4], "greedy": [3.2e4, 2.1e4, 1.6e4],
+                          "listed_order": [3.5e4, 2.5e4, 1.8e4], "no_waiting_reference": [1.2e4] * 3})
+    scenario = SimpleNamespace(name="A long scenario name for the crews figure", restoration=SimpleNamespace(
+        objective="ens"))
+    assert_laid_out(plot_crews(table, scenario))
 
 
 def test_river_with_one_plant_and_no_events():

@@ -105,6 +105,14 @@ def xaxis_height(ax: Axes, labels: bool = True) -> float:
     return height
 
 
+def xaxis_overhang(ax: Axes) -> float:
+    """Inches a centred x tick label at the right end of the Axes can reach beyond it (half the widest)."""
+    axis = ax.xaxis
+    if not axis.get_visible() or not axis.majorTicks[0].label1.get_visible():
+        return 0.0
+    return 0.5 * max((text_size(s, _tick_font(axis))[0] for s in tick_labels(axis)), default=0.0)
+
+
 def title_height(ax: Axes, loc: str = "left", pad: float | None = None) -> float:
     """Inches the title at ``loc`` takes above the Axes with its ``pad`` (points; default ``axes.titlepad``)."""
     title = {"left": ax._left_title, "center": ax.title, "right": ax._right_title}[loc]
@@ -138,6 +146,14 @@ def place(fig: Figure, left: float, right: float, top: float, bottom: float, hga
     cell = (height - top - bottom - (rows - 1) * hgap) / rows       # mean row height
     fig.subplots_adjust(left=left / width, right=1.0 - right / width, top=1.0 - top / height,
                         bottom=bottom / height, hspace=hgap / cell if rows > 1 and cell > 0 else 0.0)
+
+
+def fit_axes(ax: Axes, right: float = 0.0) -> None:
+    """Place the single Axes of its figure: its y axis left, title above, x axis below, ``right`` inches (a
+    legend, at least the overhang of the last x tick label) on the right; then pin its axis labels."""
+    place(ax.get_figure(root=True), left=yaxis_width(ax), right=max(right, xaxis_overhang(ax)),
+          top=title_height(ax), bottom=xaxis_height(ax))
+    pin_axis_labels(ax)
 
 
 def pin_axis_labels(*axes: Axes) -> None:

@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from gridsim.report.layout import (
+    fit_axes,
     legend_width,
     pin_axis_labels,
     place,
@@ -152,7 +153,8 @@ def plot_cascade(result: Result, ax: Axes | None = None) -> Figure | None:
     steps = result.cascade_steps
     if steps is None or not len(steps) or "unserved_mw" not in steps:
         return None
-    fig, ax = _new_axes(ax, (9.5, 4.5))
+    own = ax is None
+    fig, ax = _new_axes(ax, (9.5, 4.5), constrained=False)
     x = _num(steps, "step").to_numpy() if "step" in steps else np.arange(1, len(steps) + 1, dtype=float)
     mw = _num(steps, "unserved_mw").to_numpy()
     # each value holds from its step to the next; the last one is drawn half a step further
@@ -185,5 +187,8 @@ def plot_cascade(result: Result, ax: Axes | None = None) -> Figure | None:
     n_tripped = int(_num(steps, "n_tripped").fillna(0).sum()) if "n_tripped" in steps \
         else sum(len(_names(v)) for v in tripped)
     ax.set_title(f"Cascade: {n_tripped} branch{'es' if n_tripped != 1 else ''} tripped in {len(steps)} step{'s' if len(steps) != 1 else ''}, "
-                 f"{result.unserved_mw:,.0f} MW unserved at the end", loc="left", fontsize=11, fontweight="bold")
+                 f"{result.unserved_mw:,.0f} MW unserved at the end", loc="left", fontsize=11, fontweight="bold",
+                 y=1.0)
+    if own:
+        fit_axes(ax)
     return fig

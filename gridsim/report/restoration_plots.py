@@ -8,6 +8,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from gridsim.report.layout import fit_axes
 from gridsim.report.plots import _new_axes, _txt
 from gridsim.results import Result
 
@@ -20,7 +21,8 @@ def plot_gantt(result: Result, ax: Axes | None = None) -> Figure | None:
     if not len(sched):
         return None
     crews = int(sched["crew"].max())
-    fig, ax = _new_axes(ax, (10.5, 0.55 * crews + 1.8))
+    own = ax is None
+    fig, ax = _new_axes(ax, (10.5, 0.55 * crews + 1.8), constrained=False)
     palette = ("#4a78b5", "#2f5d8f")
     for k, (_, r) in enumerate(sched.sort_values(["crew", "start_h"]).iterrows()):
         y = int(r["crew"])
@@ -35,8 +37,10 @@ def plot_gantt(result: Result, ax: Axes | None = None) -> Figure | None:
     ax.set_xlabel("hours from the start")
     rs = result.summary.get("restoration", {})
     ax.set_title(_txt(f"repairs by crew ({rs.get('method', '')}); red: waiting for a crew after the strike"),
-                 fontsize=11, loc="left")
+                 fontsize=11, loc="left", y=1.0)
     ax.grid(axis="x", alpha=0.25)
+    if own:
+        fit_axes(ax)
     return fig
 
 
@@ -45,7 +49,8 @@ def plot_orders(result: Result, ax: Axes | None = None) -> Figure | None:
     comp = result.restoration_compare
     if not len(comp):
         return None
-    fig, ax = _new_axes(ax, (10.5, 4.2))
+    own = ax is None
+    fig, ax = _new_axes(ax, (10.5, 4.2), constrained=False)
     rs = result.summary.get("restoration", {})
     values = {"chosen": rs.get("chosen"), "greedy": rs.get("greedy"), "listed": rs.get("listed_order")}
     for name, grp in comp.groupby("order", sort=False):
@@ -57,13 +62,16 @@ def plot_orders(result: Result, ax: Axes | None = None) -> Figure | None:
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.25)
-    ax.set_title("unserved demand under each repair order", fontsize=11, loc="left")
+    ax.set_title("unserved demand under each repair order", fontsize=11, loc="left", y=1.0)
+    if own:
+        fit_axes(ax)
     return fig
 
 
 def plot_crews(table: pd.DataFrame, scenario, ax: Axes | None = None) -> Figure:
     """The objective against the number of crews: chosen, greedy and listed orders, and no waiting."""
-    fig, ax = _new_axes(ax, (7.5, 4.2))
+    own = ax is None
+    fig, ax = _new_axes(ax, (7.5, 4.2), constrained=False)
     for col, label, style in (("chosen", "chosen order", "o-"), ("greedy", "greedy", "s--"),
                               ("listed_order", "listed order", "^:"),
                               ("no_waiting_reference", "no waiting (every repair at its strike)", "-")):
@@ -77,5 +85,7 @@ def plot_crews(table: pd.DataFrame, scenario, ax: Axes | None = None) -> Figure:
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.25)
-    ax.set_title(_txt(f"{scenario.name}: what more crews are worth"), fontsize=11, loc="left")
+    ax.set_title(_txt(f"{scenario.name}: what more crews are worth"), fontsize=11, loc="left", y=1.0)
+    if own:
+        fit_axes(ax)
     return fig

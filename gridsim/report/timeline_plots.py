@@ -16,6 +16,7 @@ from gridsim.report.layout import (
     text_size,
     title_height,
     xaxis_height,
+    xaxis_overhang,
     yaxis_width,
 )
 from gridsim.report.plots import _new_axes, _txt
@@ -169,6 +170,6 @@ def plot_restoration(result: Result, ax: Axes | None = None) -> Figure | None:
     ax.set_title(title, fontsize=11, loc="left", y=1.0)
     ax.grid(axis="x", alpha=0.25)
     if own:
-        place(fig, left=yaxis_width(ax), right=0.0, top=title_height(ax), bottom=xaxis_height(ax))
+        place(fig, left=yaxis_width(ax), right=xaxis_overhang(ax), top=title_height(ax), bottom=xaxis_height(ax))
         pin_axis_labels(ax)
     return fig
