@@ -49,6 +49,8 @@ class IslandRun:
         self.memo: dict[bytes, tuple] = {}     # served (bytes) -> (ACState, V)
         self._near_s: list[np.ndarray] = []     # converged runs' served demand and voltages, for warm starts
         self._near_v: list[np.ndarray] = []
+        self._near_polar: list[tuple] = []       # their magnitudes and angles, for the interpolation
+        self._near = None                         # _near_s as one array, made on first use
         self._load_bus = case.ev.load_pp_bus[self.load_pos]
 
     def load_buses(self) -> np.ndarray:
@@ -81,6 +83,8 @@ class IslandRun:
         if self.warm:
             self._near_s.append(served)
             self._near_v.append(v)
+            self._near_polar.append((np.abs(v), np.angle(v)))
+            self._near = None
         mag = np.abs(v[self.buses])
         return ACState(True, mag, float(mag.min()), float(mag.max()), None, self.bus_index), v
 
@@ -91,7 +95,9 @@ class IslandRun:
         else None (the DC start)."""
         if not self._near_s:
             return None
-        near = np.array(self._near_s)
+        near = self._near
+        if near is None:
+            near = self._near = np.array(self._near_s)
         dist = np.abs(near - served).sum(axis=1)
         order = np.argsort(dist, kind="stable")
         sa, va = near[order[0]], self._near_v[order[0]]
@@ -100,15 +106,15 @@ class IslandRun:
         # that the exact test runs on those few only, in the same order: the same answer as testing every pair
         later = order[1:]
         steps = near[later] - sa
-        t_all = (steps @ (served - sa)) / np.maximum((steps * steps).sum(axis=1), 1e-300)
+        t_all = (steps @ (served - sa)) / np.maximum(np.einsum("ij,ij->i", steps, steps), 1e-300)
         off = np.abs(sa + t_all[:, None] * steps - served).sum(axis=1)
         for j in later[(t_all >= -1e-6) & (t_all <= 1.0 + 1e-6) & (off <= 2.0 * tol)]:
             step = near[j] - sa
             t = float(np.dot(served - sa, step) / max(float(np.dot(step, step)), 1e-300))
             if 0.0 <= t <= 1.0 and np.abs(sa + t * step - served).sum() <= tol:
-                vb = self._near_v[j]
-                vm = np.abs(va) + t * (np.abs(vb) - np.abs(va))
-                return vm * np.exp(1j * (np.angle(va) + t * (np.angle(vb) - np.angle(va))))
+                (ma, aa), (mb, ab) = self._near_polar[order[0]], self._near_polar[j]
+                vm = ma + t * (mb - ma)
+                return vm * np.exp(1j * (aa + t * (ab - aa)))
         c = float(np.dot(served, sa) / max(float(np.dot(sa, sa)), 1e-300))
         if abs(c - 1.0) <= WARM_NEAR and np.abs(c * sa - served).sum() <= tol:
             return va                   # the same demand scaled (the relief's locating runs)

@@ -100,8 +100,11 @@ class IslandAC:
     def dispatch(self, served: np.ndarray) -> np.ndarray:
         """The current dispatch moved in merit order to the new demand: less demand takes the most
         expensive units down first, more demand takes the cheapest headroom first."""
-        target = min(float(self.cap.sum()), float(served.sum()) * (1.0 + self.allowance))
-        now = float(self.base_p.sum())
+        totals = self.__dict__.get("_totals")      # capacity and dispatch: fixed once the island is prepared
+        if totals is None:
+            totals = self._totals = (float(self.cap.sum()), float(self.base_p.sum()))
+        target = min(totals[0], float(served.sum()) * (1.0 + self.allowance))
+        now = totals[1]
         if target <= now:
             return self.base_p - self._merit(True)(now - target)
         return self.base_p + self._merit(False)(target - now)
