@@ -22,7 +22,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.axis import Axis
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
+from matplotlib.font_manager import FontProperties, fontManager, get_font
+from matplotlib.ft2font import LoadFlags
 from matplotlib.ticker import FixedFormatter
 from matplotlib.textpath import TextToPath
 from matplotlib.transforms import ScaledTranslation
@@ -39,10 +40,25 @@ def _points(size) -> float:
     return FontProperties(size=size).get_size_in_points()
 
 
-@lru_cache(maxsize=4096)
-def _line(s: str, size: float, weight: str) -> tuple[float, float, float]:
-    prop = FontProperties(size=size, weight=weight)
-    return _TEXT.get_text_width_height_descent(s, prop, ismath=False)
+@lru_cache(maxsize=None)
+def _advance(char: str, weight: str) -> float:
+    """Advance width of ``char`` in points per point of font size (unhinted)."""
+    font = get_font(fontManager.findfont(FontProperties(weight=weight)))
+    font.set_size(100.0, 72.0)
+    return font.load_char(ord(char), flags=LoadFlags.NO_HINTING).linearHoriAdvance / 65536.0 / 100.0
+
+
+@lru_cache(maxsize=64)
+def _line_height(size: float, weight: str) -> tuple[float, float]:
+    """Height and descent in points of a line of text at ``size`` (matplotlib's "lp" measure)."""
+    _, height, descent = _TEXT.get_text_width_height_descent("lp", FontProperties(size=size, weight=weight), False)
+    return height, descent
+
+
+def _line_width(s: str, size: float, weight: str) -> float:
+    """Width in points of one line: the sum of its characters' advances. Shaping (what matplotlib draws) differs
+    only by kerning, which narrows a few pairs ("AV", "To"): within 0.3 % on names and numbers, never narrower."""
+    return size * sum(_advance(c, weight) for c in s)
 
 
 def text_size(s: str, size=None, weight: str = "normal") -> tuple[float, float]:
@@ -51,8 +67,8 @@ def text_size(s: str, size=None, weight: str = "normal") -> tuple[float, float]:
     size = _points(size if size is not None else matplotlib.rcParams["font.size"])
     lines = str(s).replace(r"\$", "$").split("\n")
     # unhinted advances; Agg hints each glyph at the output resolution, which makes texts up to ~1.5 % wider
-    width = HINTING_SLACK * max(_line(line, size, weight)[0] for line in lines) if any(lines) else 0.0
-    _, h, d = _line("lp", size, weight)
+    width = HINTING_SLACK * max(_line_width(line, size, weight) for line in lines)
+    h, d = _line_height(size, weight)
     height = h + (len(lines) - 1) * 1.2 * (h - d)
     return width * PT, height * PT
 
