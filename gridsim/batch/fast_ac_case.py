@@ -59,6 +59,7 @@ class ACCase:
             # the base state's islands (a branch out that splits nothing): its units, slacks and bus sets
             self.islands, self.gen_ac, self.gen_live = base.islands, base.gen_ac, base.gen_live
             self.slack, self.solved, self._islands_data = base.slack, base.solved, base._islands_data
+            self._base_starts = base._base_starts
         else:
             self.islands = np.flatnonzero(st.energised)
             gen_on = pm.gen_on.copy()
@@ -69,6 +70,7 @@ class ACCase:
             self.slack = self._slacks()
             self.solved = (st.labels >= 0) & st.energised[np.maximum(st.labels, 0)]
             self._islands_data: dict[int, tuple] = {}
+            self._base_starts: dict[int, np.ndarray] = {}     # per island: the start made of the base state's V
         dead_pp = pm.pp_bus_of[masks.bus_dead] if len(masks.bus_dead) else masks.bus_dead
         self.shunt_q = ev.shunt_q(st, dead_pp, masks.branch_out)
         self.ybus = self.ac.ybus(masks.branch_out, self.shunt_q)
@@ -137,7 +139,12 @@ class ACCase:
             again = self.last_v[k] is not None     # the island's own last state: often this very one
             start = self.last_v[k] if again else self.ev.base_v
         if start is not None:
-            v0 = np.where(regulated, vm, np.abs(start)) * np.exp(1j * np.angle(start))
+            from_base = start is self.ev.base_v
+            v0 = self._base_starts.get(k) if from_base else None
+            if v0 is None:
+                v0 = np.where(regulated, vm, np.abs(start)) * np.exp(1j * np.angle(start))
+                if from_base:       # the same for every case on these islands (never written to)
+                    self._base_starts[k] = v0
             if again and self.ev.newton.solved_at(self.ybus, v0, sbus, pv, pq):
                 v, ok = v0, True            # what the solver returns without iterating (the re-check of a relief)
             else:
@@ -227,11 +234,8 @@ class ACCase:
         st = self.st
         if not len(self.islands):
             return self.ev.record(st, "dead", self.notes), ""
-        served, dispatch = st.served.copy(), st.dispatch.copy()
-        self.limit = self.pm.demand.copy()
-        self.allow = np.where(np.bincount(np.maximum(st.load_island, 0), weights=(st.load_island >= 0),
-                                          minlength=len(st.energised))[self.islands] > 0, self.ev.allowance, 0.0)
-        tighten = np.ones(self.pm.n_branch)
+        served, dispatch = st.served, st.dispatch       # replaced, never written to, by the actions below
+        tighten = None
         tried = np.zeros(len(self.islands), dtype=int)
         acted = set()
         for round_ in range(AC_ROUNDS + 1):
@@ -242,6 +246,12 @@ class ACCase:
                 break
             if round_ == AC_ROUNDS:
                 return None, "limits still violated after the response's rounds"
+            if tighten is None:         # a response is needed: its state (demand caps, loss allowances, limits)
+                self.limit = self.pm.demand.copy()
+                self.allow = np.where(np.bincount(np.maximum(st.load_island, 0), weights=(st.load_island >= 0),
+                                                  minlength=len(st.energised))[self.islands] > 0,
+                                      self.ev.allowance, 0.0)
+                tighten = np.ones(self.pm.n_branch)
             lp = []
             for k in bad:
                 c = checks[k]
