@@ -39,20 +39,23 @@ def _usual_png(plot, result, dpi: int) -> bytes:
     report's own placement switched off) and saved with savefig through PIL at zlib level 1."""
     import matplotlib
 
-    from gridsim.report import map as map_, plots, river_plots, timeline_plots
+    from gridsim.report import layout, restoration_plots, river_plots, timeline_plots
+    from gridsim.report import map as map_
+    from gridsim.report import plots
 
-    modules = [m for m in (plots, map_, timeline_plots, river_plots) if hasattr(m, "place")]
-    saved = [(m, m.place, m.pin_axis_labels) for m in modules]
+    names = ("place", "pin_axis_labels", "fit_axes")
+    modules = (layout, plots, map_, timeline_plots, river_plots, restoration_plots)
+    saved = [(m, n, getattr(m, n)) for m in modules for n in names if hasattr(m, n)]
     try:
-        for m in modules:
-            m.place = m.pin_axis_labels = lambda *a, **k: None
+        for m, n, _ in saved:
+            setattr(m, n, lambda *a, **k: None)
         with matplotlib.rc_context({"figure.constrained_layout.use": True}):
             fig = plot(result)
             buf = io.BytesIO()
             fig.savefig(buf, format="png", dpi=dpi, facecolor="white", pil_kwargs={"compress_level": 1})
     finally:
-        for m, place, pin in saved:
-            m.place, m.pin_axis_labels = place, pin
+        for m, n, f in saved:
+            setattr(m, n, f)
     return buf.getvalue()
 
 
