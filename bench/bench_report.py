@@ -93,8 +93,8 @@ def main(argv=None) -> int:
           f"cpu {cpu[0]:.2f} s (median {cpu[len(cpu) // 2]:.2f}), wall {min(w for _, w in runs):.2f} s  "
           f"[target <= 0.8 s cpu]")
 
-    print(f"\n{'figure':16s} {'build':>7s} {'draw+png':>9s} {'ours':>7s} {'usual':>7s} {'usual/ours':>11s}   (cpu s, best of "
-          f"{args.repeat})")
+    print(f"\n{'figure':16s} {'build':>7s} {'draw+png':>9s} {'ours':>7s} {'usual':>7s} {'usual/ours':>11s}   "
+          f"(cpu s, best of {args.repeat})")
     total_ours = total_usual = 0.0
     for name, plot in figures.items():
         build, draw, usual = [], [], []
