@@ -209,8 +209,7 @@ class PreparedModel:
             if kind not in _PLAIN_BRANCH_KINDS or not isinstance(value, _PLAIN_BRANCH_KINDS[kind]) \
                     or isinstance(value, bool):
                 return None
-            table = self.names._table(kind)
-            hit = table.get(value) if table is not None else None
+            hit = self.names.lookup(kind, value)
             if hit is None:
                 return None
             for tbl, idx in hit.elements:

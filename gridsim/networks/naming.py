@@ -146,13 +146,10 @@ def _row_lookup(t: NameTables, kind: str, target) -> list[Match]:
     return []
 
 
-def _matpower_pair(t: NameTables, text: str, where: dict) -> list[Match] | None:
-    """``line: "11-14"`` / ``"15-21#2"`` on a MATPOWER network: match by bus numbers, either direction."""
-    m = _PAIR.match(str(text))
-    if not m or not _matpower(t):
-        return None
-    a, b, circuit = int(m.group(1)), int(m.group(2)), m.group(3)
-    found = []   # (branch row, table, index, name)
+def _bus_pairs(t: NameTables) -> dict[tuple[int, int], list[tuple[int, str, int, str]]]:
+    """(lower, higher MATPOWER bus number) -> the branches joining them, ``(branch row, table, index, name)``
+    in branch-row order: circuit ``#k`` is the k-th."""
+    out: dict[tuple[int, int], list] = {}
     for table, fcol, tcol in (("line", "from_bus", "to_bus"), ("trafo", "hv_bus", "lv_bus")):
         df = t[table]
         if not len(df):
@@ -160,9 +157,24 @@ def _matpower_pair(t: NameTables, text: str, where: dict) -> list[Match] | None:
         f = [t.bus.at(i, "mp_bus") for i in df.col(fcol)]
         to = [t.bus.at(i, "mp_bus") for i in df.col(tcol)]
         for k, (idx, row, name) in enumerate(zip(df.index, df.col("mp_branch_row", 0), df.col("name"))):
-            if (f[k] == a and to[k] == b) or (f[k] == b and to[k] == a):
-                found.append((int(row), table, int(idx), str(name)))
-    found.sort()
+            try:
+                a, b = int(f[k]), int(to[k])
+            except (TypeError, ValueError):     # no bus number (NaN): no name matches it
+                continue
+            if a == f[k] and b == to[k]:
+                out.setdefault((min(a, b), max(a, b)), []).append((int(row), table, int(idx), str(name)))
+    for found in out.values():
+        found.sort()
+    return out
+
+
+def _matpower_pair(t: NameTables, text: str, where: dict) -> list[Match] | None:
+    """``line: "11-14"`` / ``"15-21#2"`` on a MATPOWER network: match by bus numbers, either direction."""
+    m = _PAIR.match(str(text))
+    if not m or not _matpower(t):
+        return None
+    a, b, circuit = int(m.group(1)), int(m.group(2)), m.group(3)
+    found = _bus_pairs(t).get((min(a, b), max(a, b)), [])
     if not found:
         raise ScenarioError(f"no branch between buses {a} and {b}", **where)
     if circuit is None:
