@@ -42,6 +42,10 @@ the tracemalloc peak of the batch run). Targets (issue "Thousands of cases a sec
 
 from __future__ import annotations
 
+from gridsim._threads import one_blas_thread
+
+one_blas_thread()   # before numpy loads, as the command line does (gridsim._threads)
+
 import argparse
 import copy
 import importlib.util

@@ -18,6 +18,10 @@ grid when that builds. Targets: under 0.5 s on case2000, under 0.1 s on dnipro-l
 
 from __future__ import annotations
 
+from gridsim._threads import one_blas_thread
+
+one_blas_thread()   # before numpy loads, as the command line does (gridsim._threads)
+
 import argparse
 import copy
 import importlib.util

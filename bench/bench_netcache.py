@@ -10,6 +10,10 @@ same network. Wall and CPU seconds of the timed call; ratios against the uncache
 
 from __future__ import annotations
 
+from gridsim._threads import one_blas_thread
+
+one_blas_thread()   # before numpy loads, as the command line does (gridsim._threads)
+
 import argparse
 import os
 import shutil

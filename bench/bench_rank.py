@@ -10,6 +10,10 @@ ratio to the simulate() loop on one core. Every run must give the same numbers (
 
 from __future__ import annotations
 
+from gridsim._threads import one_blas_thread
+
+one_blas_thread()   # before numpy loads, as the command line does (gridsim._threads)
+
 import argparse
 import importlib.util
 import subprocess

@@ -18,6 +18,10 @@ The machine is shared: the load average is printed beside the numbers; CPU secon
 
 from __future__ import annotations
 
+from gridsim._threads import one_blas_thread
+
+one_blas_thread()   # before numpy loads, as the command line does (gridsim._threads)
+
 import argparse
 import io
 import os

@@ -10,6 +10,10 @@ chosen, greedy and listed orders and of no waiting, and the MILP bound (gridsim.
 
 from __future__ import annotations
 
+from gridsim._threads import one_blas_thread
+
+one_blas_thread()   # before numpy loads, as the command line does (gridsim._threads)
+
 import argparse
 import time
 import warnings

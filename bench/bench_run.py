@@ -10,6 +10,10 @@ given, and as a reference the time of one plain `pandapower.runpp` on the undama
 
 from __future__ import annotations
 
+from gridsim._threads import one_blas_thread
+
+one_blas_thread()   # before numpy loads, as the command line does (gridsim._threads)
+
 import argparse
 import sys
 import tempfile

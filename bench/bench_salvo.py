@@ -21,6 +21,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from gridsim._threads import one_blas_thread  # noqa: E402
+
+one_blas_thread()   # before numpy loads, as the command line does (gridsim._threads)
 SCENARIO = ROOT / "scenarios" / "winter-salvo-montecarlo.yaml"
 
 

@@ -17,6 +17,10 @@ The machine is shared: the load average is printed beside the numbers; CPU secon
 
 from __future__ import annotations
 
+from gridsim._threads import one_blas_thread
+
+one_blas_thread()   # before numpy loads, as the command line does (gridsim._threads)
+
 import argparse
 import os
 import resource
@@ -36,6 +40,7 @@ T = [time.perf_counter(), time.process_time()]
 def lap(label):
     now = [time.perf_counter(), time.process_time()]
     print(f"  {label:44s} wall {now[0] - T[0]:5.2f} s   cpu {now[1] - T[1]:5.2f} s"); T[:] = now
+from gridsim._threads import one_blas_thread; one_blas_thread()     # as gridsim.cli.main does
 from gridsim._lazy import defer_package_init; defer_package_init()    # as gridsim.cli.main does
 import gridsim.cli
 from gridsim.scenario import load_scenario

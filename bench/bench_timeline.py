@@ -10,6 +10,10 @@ plain ``simulate()`` of the undamaged grid, and checks that both runs give the s
 
 from __future__ import annotations
 
+from gridsim._threads import one_blas_thread
+
+one_blas_thread()   # before numpy loads, as the command line does (gridsim._threads)
+
 import argparse
 import time
 import warnings

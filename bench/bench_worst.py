@@ -17,6 +17,10 @@ Timings are noisy on a shared machine: the load average is printed beside them. 
 
 from __future__ import annotations
 
+from gridsim._threads import one_blas_thread
+
+one_blas_thread()   # before numpy loads, as the command line does (gridsim._threads)
+
 import argparse
 import os
 import time

@@ -260,6 +260,8 @@ def _network_root_option(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from gridsim._lazy import defer_package_init
+    from gridsim._threads import one_blas_thread
+    one_blas_thread()      # before numpy loads: the matrices are small, the cores are for the process pool
     defer_package_init()   # the parts of pandapower (plotting, estimation, ...) a run never uses load on first use
     args = build_parser().parse_args(argv)
     out = Console(soft_wrap=False)

@@ -10,6 +10,9 @@ import pytest
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))   # tests/grids.py
+from gridsim._threads import one_blas_thread  # noqa: E402
+
+one_blas_thread()      # as the command line does, before grids (and so numpy) loads
 
 import grids  # noqa: E402
 

@@ -55,7 +55,9 @@ class DCFlow:
         self.from_bus, self.to_bus = pm.br_from, pm.br_to
         self.ptdf_bus = None
         if n <= DENSE_MAX_BUSES:     # flows per MW injected at each bus (withdrawn at its reference)
-            full = np.linalg.inv(bg.toarray()) if n else np.zeros((0, 0))   # dense LAPACK: ~0.3 s at 2,000
+            # the inverse from the sparse factors (case2000: 0.15 s of CPU; dense LAPACK inv: 0.57 s on one
+            # thread, and it wakes every BLAS thread)
+            full = self.lu.solve(np.eye(n)) if n else np.zeros((0, 0))
             full[:, self.grounded] = 0.0
             # column-major: a case gathers columns (``ptdf_columns``, ``injection_flows``), contiguous this way
             self.ptdf_bus = np.asfortranarray(self.bw[:, None] * (self.inc @ full))
