@@ -245,6 +245,7 @@ def test_rank_command_writes_outputs_and_prints_top10(tmp_path, capsys):
     assert main(["rank", str(case24_state_yaml(tmp_path)), "--kind", "line", "-o", str(out), "--workers", "1"]) == 0
     printed = capsys.readouterr().out
     assert "top 10 lines" in printed and "11-14" in printed and "194.0" in printed
+    assert "(every case: cases.csv, cases.parquet, results.sqlite)" in " ".join(printed.split())
     assert RANK_OUTPUTS <= {p.name for p in out.iterdir()}
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
     ranking = pd.read_csv(out / "ranking.csv")

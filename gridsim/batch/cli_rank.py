@@ -122,6 +122,6 @@ def cmd_rank(args, out, err) -> int:
         failed = int(ranking.singles["status"].isin(("failed", "timeout", "diverged")).sum())
         if failed:
             out.print(f"{failed} case(s) failed, timed out or diverged: see status and message in ranking.csv")
-        out.print(f"wrote {', '.join(written)} to {outdir}/ (every case: cases.csv, results.sqlite)",
-                  highlight=False)
+        cases = ", ".join(n for n in ("cases.csv", "cases.parquet", "results.sqlite") if (outdir / n).exists())
+        out.print(f"wrote {', '.join(written)} to {outdir}/ (every case: {cases})", highlight=False)
     return 0
