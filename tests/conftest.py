@@ -30,6 +30,14 @@ def _name_cache(_session_cache_dir, monkeypatch):
 
 
 @pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty cache folder of the test's own (``GRIDSIM_CACHE_DIR``: the name index and the network cache)."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("GRIDSIM_CACHE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
 def make_scenario():
     """Factory: make_scenario(outages=[{"unit": "G2"}], solver="dc", ...) -> Scenario."""
     from gridsim.scenario import Scenario

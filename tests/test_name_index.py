@@ -26,14 +26,6 @@ ROOT = HERE.parent
 CASE24 = HERE / "data/pglib/pglib_opf_case24_ieee_rts.m"
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """An empty cache folder of this test's own."""
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("GRIDSIM_CACHE_DIR", str(folder))
-    return folder
-
-
 def _canon(tables: NameTables) -> str:
     """The view as text (NaN written out, so that equal views give equal text)."""
     return json.dumps(tables.to_dict(), sort_keys=True)

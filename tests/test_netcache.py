@@ -23,14 +23,6 @@ HERE = Path(__file__).parent
 CASE24 = HERE / "data/pglib/pglib_opf_case24_ieee_rts.m"
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """An empty cache folder of this test's own (the name index's variable: the same folder)."""
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("GRIDSIM_CACHE_DIR", str(folder))
-    return folder
-
-
 def _files(folder: Path) -> list[Path]:
     return sorted(folder.glob("net-*.pkl"))
 
