@@ -1,5 +1,3 @@
-import sys
+from gridsim.cli import entry
 
-from gridsim.cli import main
-
-sys.exit(main())
+entry()

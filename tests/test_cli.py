@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -355,3 +357,35 @@ def test_numba_notice_never_reaches_a_library_user(caplog):
     logging.getLogger("pandapower.auxiliary").warning("another notice")
     messages = [r.getMessage() for r in caplog.records]
     assert not any("numba cannot be imported" in m for m in messages) and "another notice" in messages
+
+
+# -- the command's exit (gridsim.cli.quick_exit) ----------------------------------------------------------------
+def _exit_run(code: str, tmp_path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120)
+
+
+def test_quick_exit_runs_atexit_handlers_flushes_and_keeps_the_code(tmp_path):
+    code = ("import atexit, sys; from pathlib import Path; from gridsim.cli import quick_exit; "
+            "atexit.register(lambda: Path(sys.argv[1], 'atexit').write_text('ran')); "
+            "print('buffered, not flushed', end=''); sys.stderr.write('err too'); quick_exit(3)")
+    done = _exit_run(code, tmp_path)
+    assert done.returncode == 3
+    assert done.stdout == "buffered, not flushed" and done.stderr == "err too"
+    assert (tmp_path / "atexit").read_text() == "ran"
+
+
+def test_quick_exit_waits_for_a_live_thread_as_a_normal_exit_does(tmp_path):
+    code = ("import sys, threading, time; from pathlib import Path; from gridsim.cli import quick_exit; "
+            "t = threading.Thread(target=lambda: (time.sleep(0.5), Path(sys.argv[1], 'thread').write_text('done'))); "
+            "t.start(); quick_exit(0)")
+    done = _exit_run(code, tmp_path)
+    assert done.returncode == 0 and (tmp_path / "thread").read_text() == "done"
+
+
+def test_the_command_exits_with_its_code_and_all_its_output(tmp_path):
+    """``python -m gridsim`` goes through ``entry``: the schema arrives whole on a pipe, bad input exits 2."""
+    schema = subprocess.run([sys.executable, "-m", "gridsim", "schema"], capture_output=True, text=True, timeout=120)
+    assert schema.returncode == 0 and json.loads(schema.stdout)["title"]
+    bad = subprocess.run([sys.executable, "-m", "gridsim", "validate", str(tmp_path / "missing.yaml")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "not found" in bad.stderr
