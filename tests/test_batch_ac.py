@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,6 +99,26 @@ def test_builtin_grid_sample_equals_simulate():
     picked = random.Random(8).sample(names, 16)
     recs, paths = differential("dnipro-like", [CaseSpec(f"line:{n}", ({"line": n},)) for n in picked])
     assert paths["relief"] >= 2 and paths["simulate"] <= 2
+
+
+def test_on_a_damaged_state_the_lp_path_equals_simulate():
+    """Ranking on top of a damaged scenario (the shipped 750 kV strike, AC): most cases need the shedding LP with
+    AC tightening, which the undamaged grid's singles rarely reach (4 of 386)."""
+    from gridsim.batch import rank
+    from gridsim.scenario import load_scenario
+    from gridsim.simulate import prepare_network
+
+    scenario = load_scenario(Path(__file__).parent.parent / "scenarios" / "substation-750kv-strike.yaml")
+    net = prepare_network(scenario)
+    fast, ref = FastACEvaluator(scenario, net), SimulateEvaluator(scenario, net)
+    items = rank.outage_items(net, "line", rank.asset_names(net, "line"))
+    cases = random.Random(3).sample(list(rank.single_cases("line", items).values()), 8)
+    for case, got in zip(cases, fast.evaluate_many(cases)):
+        want = ref.evaluate(case)
+        assert {c: got[c] for c in EXACT} == {c: want[c] for c in EXACT}, case
+        for c in FLOATS:
+            assert got[c] == pytest.approx(want[c], abs=AC_TOL_MW), (case, c)
+    assert fast.paths["lp"] >= 5 and fast.paths["simulate"] == 0
 
 
 def test_ac_model_matches_pandapower_runpp():
