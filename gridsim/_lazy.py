@@ -34,15 +34,27 @@ def lazy_exports(package: str, public: dict[str, str], namespace: dict) -> tuple
 # -- deferred package initialisation (the command line's start-up) -------------------------------------------
 class _DeferredPackage(types.ModuleType):
     """A package whose ``__init__`` has not run yet: its submodules import as usual (``__path__`` is set), and
-    the first look-up of anything else runs the ``__init__`` (then the module is an ordinary module)."""
+    the first look-up of anything else, or a listing of its names (``dir``, ``inspect.getmembers``), runs the
+    ``__init__`` (then the module is an ordinary module)."""
 
     def __getattr__(self, name: str):
-        loader = self.__dict__.pop("_gridsim_deferred_loader", None)
-        if loader is None:
+        if not _run_deferred_init(self):
             raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
-        self.__class__ = types.ModuleType
-        loader.exec_module(self)
         return getattr(self, name)
+
+    def __dir__(self) -> list[str]:
+        _run_deferred_init(self)
+        return dir(self)
+
+
+def _run_deferred_init(module: types.ModuleType) -> bool:
+    """Run a deferred package's ``__init__`` now; False if it has run already."""
+    loader = module.__dict__.pop("_gridsim_deferred_loader", None)
+    if loader is None:
+        return False
+    module.__class__ = types.ModuleType
+    loader.exec_module(module)
+    return True
 
 
 class _DeferredLoader(importlib.abc.Loader):

@@ -99,3 +99,17 @@ def test_a_run_on_the_built_in_grid_never_runs_pandapowers_init(tmp_path):
         loaded[out] = names
     assert "'pandapower'" not in loaded["built"]
     assert loaded["cached"] == "[]"
+
+
+def test_listing_a_deferred_packages_names_runs_its_init():
+    """``dir``/``inspect.getmembers`` on a deferred package see its names (``pandapower:case14`` networks are
+    found by listing ``pandapower.networks``: the command line once answered "unknown pandapower case")."""
+    code = ("import inspect, json; from gridsim._lazy import defer_package_init; defer_package_init(); "
+            "import pandapower.networks as pn; from gridsim.cli import main; "
+            "names = [n for n, _ in inspect.getmembers(pn, inspect.isfunction)]; "
+            "print(json.dumps({'case14': 'case14' in names, 'dir': 'case118' in dir(pn), "
+            "'code': main(['network', 'pandapower:case14', '--format', 'json'])}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    network, _, last = out.rpartition("\n{")
+    assert json.loads("{" + last) == {"case14": True, "dir": True, "code": 0}
+    assert json.loads(network)["totals"]["buses"] == 14
