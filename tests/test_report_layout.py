@@ -202,3 +202,28 @@ def test_measured_text_matches_what_matplotlib_draws():
     assert drawn.width - 1 <= width * DPI <= 1.04 * drawn.width       # a little wider, never narrower
     assert height * DPI == pytest.approx(drawn.height, abs=2)
     assert legend_width([LONG, "storage (hm³)"], 7) * DPI >= legend.get_window_extent(renderer).width - 2
+
+
+@pytest.mark.parametrize("name", ["Дніпровська ГЕС", "北京 变电站", "plant ⚡ 🔥", "Zürich Ölkraftwerk"])
+def test_names_in_any_script_are_measured_and_laid_out(name):
+    """A glyph the font does not have (CJK, emoji in DejaVu Sans) is measured as matplotlib draws it (a fallback
+    font or its missing-glyph box): it once raised "No glyphs have been loaded" in a process that had drawn no
+    text yet (so the measure is taken in a fresh one), and gave a stale glyph's width in one that had."""
+    import subprocess
+    import sys
+    import warnings
+
+    code = "import sys; from gridsim.report.layout import text_size; print(text_size(sys.argv[1], 11)[0])"
+    done = subprocess.run([sys.executable, "-c", code, name], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    width = float(done.stdout)
+    fig = Figure(figsize=(6, 3), dpi=DPI)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)     # matplotlib: "Glyph ... missing from font(s)"
+        title = fig.suptitle(name, fontsize=11)
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        drawn = title.get_window_extent(canvas.get_renderer())
+        assert drawn.width - 1 <= width * DPI <= 1.04 * drawn.width + 1
+        assert text_size(name, 11)[0] == width          # the same in this process, whatever it drew before
+        assert_laid_out(plot_heatmap(_timeline_result([name, "Stolychna"])))

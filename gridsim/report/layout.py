@@ -44,6 +44,15 @@ def _points(size) -> float:
 def _advance(char: str, weight: str) -> float:
     """Advance width of ``char`` in points per point of font size (unhinted)."""
     font = get_font(fontManager.findfont(FontProperties(weight=weight)))
+    if not font.get_char_index(ord(char)):
+        # no glyph in this font (e.g. CJK in DejaVu Sans): matplotlib's own measure, with its fallback fonts or
+        # its box for a missing glyph (it warns that the glyph is missing, as it does when drawing it)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            width, _, _ = _TEXT.get_text_width_height_descent(char, FontProperties(size=100.0, weight=weight), False)
+        return width / 100.0
     font.set_size(100.0, 72.0)
     return font.load_char(ord(char), flags=LoadFlags.NO_HINTING).linearHoriAdvance / 65536.0 / 100.0
 
