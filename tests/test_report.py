@@ -247,6 +247,27 @@ def test_cascade_plot_or_none(make_result):
     assert isinstance(plot_cascade(result), Figure)                 # no step column, names as text
 
 
+@pytest.mark.parametrize("steps", [2, 6, 12])
+def test_cascade_step_labels_end_inside_the_figure(make_result, steps):
+    """The last step's label starts near the right edge: the margin makes room for it (it was cut off)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    result = make_result()
+    names = [f"Stepna NPP - Sonyachne 330 kV #{k}; Ostrivna HPP - Velykohrad 330 kV" for k in range(steps)]
+    result.cascade_steps = pd.DataFrame({"step": np.arange(1, steps + 1), "unserved_mw": 100.0 * np.arange(steps),
+                                         "tripped": names})
+    fig = plot_cascade(result)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    width = fig.get_size_inches()[0] * fig.dpi
+    labels = [a for a in fig.axes[0].texts if a.get_gid() == "cascade-label"]
+    assert len(labels) == steps
+    for label in labels:
+        box = label.get_window_extent(canvas.get_renderer())
+        assert box.x0 >= 0 and box.x1 <= width, (label.get_text(), box.x1, width)
+    assert fig.axes[0].get_position().x1 > 0.55          # room made, the plot not squeezed away
+
+
 # -- the report ------------------------------------------------------------------------------------------
 def test_write_report_writes_everything_self_contained(make_result, tmp_path):
     out = tmp_path / "report"

@@ -16,12 +16,16 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from gridsim.report.layout import (
+    EDGE,
+    PT,
     fit_axes,
     legend_width,
     pin_axis_labels,
     place,
+    text_size,
     title_height,
     xaxis_height,
+    xaxis_overhang,
     yaxis_width,
 )
 from gridsim.results import CAUSES, Result
@@ -169,12 +173,14 @@ def plot_cascade(result: Result, ax: Axes | None = None) -> Figure | None:
                         gid="cascade-share", label="of which lost in the cascade")
         ax.legend(loc="upper left", fontsize=8, frameon=False)
     tripped = steps["tripped"] if "tripped" in steps else pd.Series([[]] * len(steps), index=steps.index)
+    labels = []
     if len(steps) <= 15:
         for xi, yi, value in zip(x, mw, tripped):
             names = _names(value)
             if names:
-                ax.annotate(_short_list(names), (xi, yi), xytext=(4, 6), textcoords="offset points", fontsize=7,
-                            rotation=12, color="#444444", gid="cascade-label")
+                labels.append(ax.annotate(_short_list(names), (xi, yi), xytext=LABEL_OFFSET_PT,
+                                          textcoords="offset points", fontsize=7, rotation=LABEL_ROTATION,
+                                          color="#444444", gid="cascade-label"))
     ax.set_xlabel("cascade step")
     ax.set_ylabel("unserved demand (MW)")
     ax.set_ylim(0, max(np.nanmax(mw) if np.isfinite(mw).any() else 1.0, 1.0) * 1.25)
@@ -190,5 +196,33 @@ def plot_cascade(result: Result, ax: Axes | None = None) -> Figure | None:
                  f"{result.unserved_mw:,.0f} MW unserved at the end", loc="left", fontsize=11, fontweight="bold",
                  y=1.0)
     if own:
-        fit_axes(ax)
+        _fit_with_labels(ax, labels)
     return fig
+
+
+#: the cascade's step labels: offset from their point (points) and rotation (degrees)
+LABEL_OFFSET_PT, LABEL_ROTATION = (4, 6), 12
+
+
+def _fit_with_labels(ax: Axes, labels: list) -> None:
+    """``fit_axes``, with the right margin widened until the rotated step labels end inside the figure (the last
+    one starts near the right edge): moving the margin by d moves a label starting at a fraction f of the Axes'
+    width by f * d, so a few rounds settle it."""
+    fig = ax.get_figure(root=True)
+    right = xaxis_overhang(ax)
+    cos, sin = np.cos(np.radians(LABEL_ROTATION)), np.sin(np.radians(LABEL_ROTATION))
+    for _ in range(4):
+        fit_axes(ax, right=right)
+        box = ax.get_position()
+        over, frac = 0.0, 1.0
+        for ann in labels:
+            x_in = ax.transData.transform(ann.xy)[0] / fig.dpi + LABEL_OFFSET_PT[0] * PT
+            w, h = text_size(ann.get_text(), ann.get_fontsize())
+            end = x_in + w * cos + h * sin
+            past = end - (fig.get_size_inches()[0] - EDGE)
+            if past > over:
+                over = past
+                frac = max((x_in / fig.get_size_inches()[0] - box.x0) / box.width, 0.2)
+        if over <= 0.01:
+            return
+        right += over / frac
