@@ -237,22 +237,15 @@ class ACNetwork:
         """(i_from, i_to) in kA and the active power at the from end (MW) of every model branch."""
         i = self.y_ends @ v
         m = len(self.f)
-        i_f, i_t = i[:m], i[m:]
-        s_f = v[self.f] * np.conj(i_f) * self.base_mva
         ka = self.base_mva / SQRT3
-        return np.abs(i_f) * ka / self.base_kv[self.f], np.abs(i_t) * ka / self.base_kv[self.t], s_f.real
+        s_f = v[self.f] * np.conj(i[:m]) * self.base_mva
+        return np.abs(i[:m]) * ka / self._kv_from, np.abs(i[m:]) * ka / self._kv_to, s_f.real
 
-    def loading_percent(self, v: np.ndarray, branch_on: np.ndarray, with_p: bool = True):
+    def loading_percent(self, v: np.ndarray, branch_on: np.ndarray):
         """Per model branch: loading (% of the scenario's rating, pandapower's current-based rule; 0 when out)
-        and |P from| (MW; None unless ``with_p``)."""
-        i = self.y_ends @ v
-        m = len(self.f)
-        ka = self.base_mva / SQRT3
-        i_f, i_t = np.abs(i[:m]) * ka / self._kv_from, np.abs(i[m:]) * ka / self._kv_to
+        and |P from| (MW)."""
+        i_f, i_t, p_f = self.branch_currents(v)
         load = np.maximum(i_f / self.i_max_from, i_t / self.i_max_to) * 100.0
-        if not with_p:
-            return np.where(branch_on, load, 0.0), None
-        p_f = (v[self.f] * np.conj(i[:m]) * self.base_mva).real
         return np.where(branch_on, load, 0.0), np.where(branch_on, np.abs(p_f), 0.0)
 
 

@@ -25,7 +25,7 @@ class IslandRun:
     start from the DC start). A run with the same served demand as an earlier one is that run (the relief asks
     for some states twice)."""
 
-    dispatch, _merit = IslandAC.dispatch, IslandAC._merit
+    dispatch, _merit, _totals = IslandAC.dispatch, IslandAC._merit, IslandAC._totals
 
     def __init__(self, case, k: int, served, dispatch):
         from gridsim.batch.fast_ac import island_namespace

@@ -174,10 +174,9 @@ class ACCase:
     # -- the check -------------------------------------------------------------------------------------------
     def check(self, v, ok, served, dispatch) -> list[IslandCheck]:
         pm, ac, st = self.pm, self.ac, self.st
-        loading, _ = ac.loading_percent(v, st.branch_on, with_p=False)
+        loading, p_abs = ac.loading_percent(v, st.branch_on)
         over = st.branch_on & (loading > 100.0 + OVERLOAD_MARGIN_PCT)
         if over.any():
-            _, p_abs = ac.loading_percent(v, st.branch_on)
             br_isl = st.labels[pm.br_from]
             charging = over & ac.is_line & (p_abs / ac.line_rating_mw < REACTIVE_SHARE)
         out = []

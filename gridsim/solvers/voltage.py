@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -97,14 +98,16 @@ class IslandAC:
         self.runs = 0
         self._memo: dict[bytes, ACState] = {}      # served (bytes) -> its state: the relief asks some twice
 
+    @cached_property
+    def _totals(self) -> tuple[float, float]:
+        """The island's capacity and dispatch (MW): fixed once it is prepared."""
+        return float(self.cap.sum()), float(self.base_p.sum())
+
     def dispatch(self, served: np.ndarray) -> np.ndarray:
         """The current dispatch moved in merit order to the new demand: less demand takes the most
         expensive units down first, more demand takes the cheapest headroom first."""
-        totals = self.__dict__.get("_totals")      # capacity and dispatch: fixed once the island is prepared
-        if totals is None:
-            totals = self._totals = (float(self.cap.sum()), float(self.base_p.sum()))
-        target = min(totals[0], float(served.sum()) * (1.0 + self.allowance))
-        now = totals[1]
+        cap_total, now = self._totals
+        target = min(cap_total, float(served.sum()) * (1.0 + self.allowance))
         if target <= now:
             return self.base_p - self._merit(True)(now - target)
         return self.base_p + self._merit(False)(target - now)
