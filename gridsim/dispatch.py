@@ -84,18 +84,36 @@ def apply_availability(net, overrides: Mapping[str, float] | None = None):
     table = availability_of(net, overrides)
     out = copy.copy(net)
     gen = net.gen.copy()
-    if "p_nameplate_mw" not in gen.columns:
-        gen["p_nameplate_mw"] = gen["max_p_mw"].astype(float)
-    gen["p_nameplate_mw"] = gen["p_nameplate_mw"].astype(float).fillna(gen["max_p_mw"].astype(float))
+    plate, fuel = nameplate_and_fuel(gen)
+    gen["p_nameplate_mw"] = plate
     if "cost_per_mwh" not in gen.columns or gen["cost_per_mwh"].isna().any():
         gen["cost_per_mwh"] = unit_cost(net)
     if table:
-        fuel = gen["fuel"].astype(str) if "fuel" in gen.columns else pd.Series("other", index=gen.index)
-        frac = fuel.map(table).fillna(1.0).astype(float)
-        gen["max_p_mw"] = gen["p_nameplate_mw"] * frac
+        gen["max_p_mw"] = available_capacity(plate, fuel, table)
     out["gen"] = gen
     out["availability_in_force"] = table
     return out
+
+
+def nameplate_and_fuel(gen: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit of a ``gen`` table: its nameplate (``p_nameplate_mw``, ``max_p_mw`` where missing) and fuel
+    (``"other"`` without a fuel column)."""
+    max_p = gen["max_p_mw"].astype(float)
+    plate = gen["p_nameplate_mw"].astype(float).fillna(max_p) if "p_nameplate_mw" in gen.columns else max_p
+    fuel = gen["fuel"].astype(str).to_numpy() if "fuel" in gen.columns else np.full(len(gen), "other", dtype=object)
+    return plate.to_numpy(dtype=float), fuel
+
+
+def fuel_fractions(fuel: np.ndarray, table: Mapping[str, float]) -> np.ndarray:
+    """The availability of each unit's fuel: 1 for a fuel the table does not name (or names as NaN)."""
+    frac = {f: table.get(f) for f in set(fuel)}
+    frac = {f: 1.0 if v is None or v != v else float(v) for f, v in frac.items()}
+    return np.array([frac[f] for f in fuel], dtype=float)
+
+
+def available_capacity(nameplate_mw: np.ndarray, fuel: np.ndarray, table: Mapping[str, float]) -> np.ndarray:
+    """``nameplate * availability[fuel]`` per unit (``fuel_fractions``)."""
+    return nameplate_mw * fuel_fractions(fuel, table)
 
 
 def merit_dispatch(capacity_mw: np.ndarray, cost: np.ndarray, target_mw: float) -> np.ndarray:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from gridsim.dispatch import availability_of
+from gridsim.dispatch import availability_of, available_capacity, nameplate_and_fuel
 from gridsim.results import CAUSES
 from gridsim.solvers.response import PRIORITY_WEIGHTS
 
@@ -160,19 +160,12 @@ class FastSteps:
         table, nameplate times the fuel's availability (1 where the table has none); without, ``max_p_mw``."""
         if self._units is None:
             gen = self.base.gen
-            max_p = gen["max_p_mw"].astype(float)
-            plate = gen["p_nameplate_mw"].astype(float).fillna(max_p) if "p_nameplate_mw" in gen.columns else max_p
-            fuel = gen["fuel"].astype(str).to_numpy() if "fuel" in gen.columns else np.full(len(gen), "other")
+            plate, fuel = nameplate_and_fuel(gen)
             pos = gen.index.get_indexer(self.ev.model.gen_index)
-            self._units = (max_p.to_numpy(), plate.to_numpy(), fuel, pos)
+            self._units = (gen["max_p_mw"].astype(float).to_numpy(), plate, fuel, pos)
         max_p, plate, fuel, pos = self._units
         table = availability_of(self.base, availability)
-        if table:
-            frac = {f: table.get(f) for f in set(fuel)}
-            frac = {f: 1.0 if v is None or v != v else float(v) for f, v in frac.items()}   # fillna(1.0)
-            cap = plate * np.array([frac[f] for f in fuel], dtype=float)
-        else:
-            cap = max_p
+        cap = available_capacity(plate, fuel, table) if table else max_p
         return np.where(pos >= 0, cap[np.maximum(pos, 0)], np.nan)     # reindex: NaN where not in the table
 
     def evaluator(self, demand_key, factor: np.ndarray):
