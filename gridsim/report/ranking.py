@@ -8,7 +8,6 @@ colours every ranked asset by the unserved MW its loss causes.
 
 from __future__ import annotations
 
-import io
 
 import numpy as np
 import pandas as pd
@@ -31,9 +30,11 @@ TIE = 1e-6
 
 
 def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
-    return buf.getvalue()
+    """The figure as PNG bytes at ``dpi``: the report's one-draw rendering (``gridsim.report.layout.png_bytes``;
+    a constrained-layout figure is laid out within that draw)."""
+    from gridsim.report.layout import png_bytes as one_draw
+
+    return one_draw(fig, dpi)
 
 
 def plot_ranking(ranking: pd.DataFrame, top: int = 20, ax: Axes | None = None, title: str | None = None) -> Figure:
