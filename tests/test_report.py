@@ -383,7 +383,7 @@ def test_write_report_into_a_folder_that_cannot_be_one_is_an_output_error(make_r
 
 def test_report_pngs_are_drawn_once_and_have_savefigs_pixels(make_result, monkeypatch):
     """_png draws a figure once (savefig with a layout engine draws it twice) and writes the pixels savefig
-    gives."""
+    gives (with matplotlib's own graphics contexts)."""
     import io
 
     from matplotlib.image import imread
@@ -398,6 +398,9 @@ def test_report_pngs_are_drawn_once_and_have_savefigs_pixels(make_result, monkey
     ours = _png(fig)
     assert len(draws) == 1
     monkeypatch.undo()
+    from matplotlib.backend_bases import GraphicsContextBase, RendererBase
+    # savefig as in a process without pandapower.plotting, which replaces new_gc (see layout.png_bytes)
+    monkeypatch.setattr(RendererBase, "new_gc", lambda self: GraphicsContextBase())
     buf = io.BytesIO()
     plot_map(result).savefig(buf, format="png", dpi=DPI, facecolor="white")
     assert np.array_equal(imread(io.BytesIO(ours)), imread(io.BytesIO(buf.getvalue())))

@@ -206,7 +206,13 @@ def pin_axis_labels(*axes: Axes) -> None:
 
 # -- rendering -------------------------------------------------------------------------------------------
 def png_bytes(fig: Figure, dpi: float, compress_level: int = 1) -> bytes:
-    """The figure drawn once with Agg at ``dpi`` on white, as a PNG (``encode_png``)."""
+    """The figure drawn once with Agg at ``dpi`` on white, as a PNG (``encode_png``).
+
+    Drawn with matplotlib's own graphics contexts: importing ``pandapower.plotting`` (which ``import pandapower``
+    does) replaces ``RendererBase.new_gc`` for the whole process with one that rounds every line's caps, which
+    turns dotted lines into dashes; a figure must not look different because of what else the process imported
+    (the command line defers pandapower's ``__init__``, the report's second process never imports it)."""
+    from matplotlib.backend_bases import GraphicsContextBase
     from matplotlib.backends.backend_agg import FigureCanvasAgg     # as savefig does: only when drawing
 
     old_dpi = fig.dpi
@@ -214,6 +220,8 @@ def png_bytes(fig: Figure, dpi: float, compress_level: int = 1) -> bytes:
         fig.dpi = dpi
         fig.patch.set_facecolor("white")
         canvas = FigureCanvasAgg(fig)
+        renderer = canvas.get_renderer()      # the one draw() uses (same size and dpi)
+        renderer.new_gc = GraphicsContextBase   # matplotlib's own, even where a library replaced it (below)
         canvas.draw()
         rgba = np.asarray(canvas.buffer_rgba())
     finally:
