@@ -94,6 +94,37 @@ def cmd_run(args, out: Console, err: Console) -> int:
     outdir = prepare_output_dir(Path(args.output) if args.output else Path("reports") / Path(args.scenario).stem)
     if getattr(scenario, "attack", None) is not None:
         return run_attack(args, scenario, outdir, out, err)
+    worker = _figure_worker(args, scenario)   # started first: it imports the figure code while this one computes
+    try:
+        written, result = _run_and_write(args, scenario, outdir, err, worker)
+    finally:
+        if worker is not None:
+            worker.close()
+    if args.json:
+        out.print_json(json.dumps(json.loads((outdir / "summary.json").read_text())))
+    elif not args.quiet:
+        for table in _summary_tables(result):
+            out.print(table)
+        out.print(f"wrote {len(written)} files to {outdir}/ "
+                  f"({'report.html' if 'report.html' in written else 'summary.json'})")
+    if args.strict and result.status != "converged":
+        raise SolverError(f"power flow status is '{result.status}' (not 'converged'); see islands.csv")
+    return EXIT_OK
+
+
+def _figure_worker(args, scenario):
+    """A second process for the report's figures (``gridsim.report.figworker``), for the reports with several
+    figures (a timeline's or a repair plan's: six or more, ~1 s to draw) where two cores are ours."""
+    if args.no_report or (getattr(scenario, "timeline", None) is None
+                          and getattr(scenario, "restoration", None) is None):
+        return None
+    from gridsim.report.figworker import FigureWorker
+
+    return FigureWorker.start()
+
+
+def _run_and_write(args, scenario, outdir: Path, err: Console, worker):
+    """Simulate (a snapshot, a timeline or a repair plan) and write the outputs: (files written, Result)."""
     from gridsim.report import write_report   # the engine (pandapower, matplotlib) loads once the input is checked
     from gridsim.simulate import simulate
     if getattr(scenario, "restoration", None) is not None:
@@ -113,19 +144,10 @@ def cmd_run(args, out: Console, err: Console) -> int:
                 written = result.to_dir(outdir)
             else:
                 status.update("writing the report…")
-                written = write_report(result, outdir)
+                written = write_report(result, outdir, worker=worker)
         except OSError as exc:   # the folder was checked, but a disk can fill up or a file be in the way
             raise OutputError(f"cannot write {exc.filename or outdir}: {exc.strerror or exc}") from None
-    if args.json:
-        out.print_json(json.dumps(json.loads((outdir / "summary.json").read_text())))
-    elif not args.quiet:
-        for table in _summary_tables(result):
-            out.print(table)
-        out.print(f"wrote {len(written)} files to {outdir}/ "
-                  f"({'report.html' if 'report.html' in written else 'summary.json'})")
-    if args.strict and result.status != "converged":
-        raise SolverError(f"power flow status is '{result.status}' (not 'converged'); see islands.csv")
-    return EXIT_OK
+    return written, result
 
 
 def _run_timeline(scenario, err: Console):

@@ -356,18 +356,28 @@ def render_html(result: Result, images: dict[str, bytes], files: list[str] | Non
             f"<body><main>{''.join(parts)}</main></body></html>\n")
 
 
-def write_report(result: Result, outdir: str | Path) -> dict[str, Path]:
+#: the figures of a report, file name -> plot function (returns None where a Result has no such figure)
+FIGURES = {"map.png": plot_map, "regions.png": plot_regions, "cascade.png": plot_cascade,
+           "timeline.png": plot_timeline, "heatmap.png": plot_heatmap, "restoration.png": plot_restoration,
+           "repairs.png": plot_gantt, "orders.png": plot_orders, "river.png": plot_river}
+
+
+def write_report(result: Result, outdir: str | Path, worker=None) -> dict[str, Path]:
     """Write the JSON/CSV tables (``Result.to_dir``), map.png, regions.png, cascade.png (when there is a
-    cascade) and report.html to ``outdir``, all atomically; return file name -> path."""
+    cascade) and report.html to ``outdir``, all atomically; return file name -> path. With ``worker`` (a ready
+    ``gridsim.report.figworker.FigureWorker``) the figures are shared between it and this process (the same
+    bytes)."""
     outdir = prepare_output_dir(outdir)    # a folder that cannot be written: OutputError, before any file
     with _collect_only_new_objects():
-        written = dict(result.to_dir(outdir))
-        figures = {"map.png": plot_map, "regions.png": plot_regions, "cascade.png": plot_cascade,
-                   "timeline.png": plot_timeline, "heatmap.png": plot_heatmap, "restoration.png": plot_restoration,
-                   "repairs.png": plot_gantt, "orders.png": plot_orders, "river.png": plot_river}
+        written: dict[str, Path] = {}
+        if worker is None:
+            written.update(result.to_dir(outdir))
+            pngs = {fname: draw_figure(fname, result) for fname in FIGURES}
+        else:      # the tables are written while the worker draws its first figure
+            pngs = worker.draw(FIGURES, result, lambda fname: draw_figure(fname, result),
+                               meanwhile=lambda: written.update(result.to_dir(outdir)))
         images: dict[str, bytes] = {}
-        for fname, plot in figures.items():
-            png = _plot_png(plot, result)
+        for fname, png in pngs.items():
             if png is None:
                 (outdir / fname).unlink(missing_ok=True)     # a figure left by an earlier run would mislead
                 continue
@@ -378,10 +388,10 @@ def write_report(result: Result, outdir: str | Path) -> dict[str, Path]:
     return written
 
 
-def _plot_png(plot, result: Result) -> bytes | None:
-    """The PNG of ``plot(result)``, or None without that figure. The Figure (a plain one, not registered with
-    pyplot) is garbage once this returns."""
-    fig = plot(result)
+def draw_figure(fname: str, result: Result) -> bytes | None:
+    """The PNG of figure ``fname`` (a key of ``FIGURES``) of ``result``, or None without that figure. The Figure
+    (a plain one, not registered with pyplot) is garbage once this returns."""
+    fig = FIGURES[fname](result)
     return None if fig is None else _png(fig)
 
 
