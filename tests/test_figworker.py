@@ -221,3 +221,45 @@ def test_figures_look_the_same_whatever_else_the_process_imported():
     digests = {how: subprocess.run([sys.executable, "-c", _DOTTED, how], capture_output=True, text=True,
                                    check=True).stdout for how in ("plain", "pandapower")}
     assert digests["plain"] == digests["pandapower"] and len(digests["plain"]) > 60
+
+
+def test_ctrl_c_is_left_to_the_parent(result, serial, worker):
+    """Ctrl-C reaches every process of the terminal's group: the worker ignores it (the parent stops it), so an
+    interrupted run prints one message, not a second traceback from the worker."""
+    import signal
+
+    os.kill(worker._process.pid, signal.SIGINT)
+    time.sleep(0.3)
+    assert worker._process.is_alive()
+    assert worker.draw(["river.png", "regions.png"], result, lambda name: draw_figure(name, result)) == {
+        "river.png": serial["river.png"], "regions.png": serial["regions.png"]}
+
+
+def test_the_worker_ends_when_its_parent_is_gone(tmp_path):
+    """A parent killed with SIGKILL (no close()): the worker sees the pipe close and exits."""
+    code = ("import sys, time\nfrom gridsim.report.figworker import FigureWorker\n"
+            "if __name__ == '__main__':\n"
+            "    w = FigureWorker()\n"
+            "    while not w.ready(): time.sleep(0.05)\n"
+            "    print(w._process.pid, flush=True)\n"
+            "    time.sleep(600)\n")
+    script = tmp_path / "parent.py"
+    script.write_text(code)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(parent.stdout.readline())
+    finally:
+        parent.kill()
+        parent.wait(30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        status = Path(f"/proc/{pid}/status")
+        if status.exists() and "\nState:\tZ" in status.read_text():
+            break           # exited; left for a PID 1 that does not reap (some containers)
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the figure process {pid} outlived its parent")

@@ -66,7 +66,7 @@ class FigureWorker:
             return None
         try:
             return cls()
-        except (OSError, ValueError, RuntimeError):     # no processes allowed, no semaphores: draw here
+        except (OSError, ValueError, RuntimeError, ImportError):   # no processes, no semaphores: draw here
             return None
 
     def ready(self) -> bool:
@@ -156,19 +156,27 @@ class FigureWorker:
 
 def _serve(conn, claims) -> None:
     """The worker: import the figure code, say "ready", then per (job, Result) claim and draw figures until none
-    is free, send each (job, name, png, ok) and (job, "done"). An empty message ends it (at once: nothing to
-    tidy)."""
+    is free, send each (job, name, png, ok) and (job, "done"). An empty message, or a parent gone, ends it (at
+    once: nothing to tidy). Ctrl-C is the parent's to handle (it stops the worker): ignored here, so that an
+    interrupted run prints no second traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _serve_jobs(conn, claims)
+    except (EOFError, OSError):        # the parent has gone (killed, or closed the pipe)
+        pass
+    os._exit(0)
+
+
+def _serve_jobs(conn, claims) -> None:
     from gridsim.report.html import draw_figure     # matplotlib and the figure modules: the slow part
 
     conn.send("ready")
     while True:
-        try:
-            payload = conn.recv_bytes()
-        except (EOFError, OSError):
-            os._exit(0)
+        payload = conn.recv_bytes()
         if not payload:
-            conn.close()
-            os._exit(0)
+            return
         job, result = pickle.loads(payload)
         for slot, name in enumerate(ORDER):
             with claims.get_lock():
@@ -176,7 +184,9 @@ def _serve(conn, claims) -> None:
                     continue
                 claims[slot] = _THEIRS
             try:
-                conn.send((job, name, draw_figure(name, result), True))
+                png = draw_figure(name, result)
             except Exception:  # noqa: BLE001 -- the caller draws it again and sees the error itself
                 conn.send((job, name, None, False))
+                continue
+            conn.send((job, name, png, True))
         conn.send((job, "done"))
