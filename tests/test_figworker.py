@@ -245,7 +245,8 @@ def test_the_worker_ends_when_its_parent_is_gone(tmp_path):
             "    time.sleep(600)\n")
     script = tmp_path / "parent.py"
     script.write_text(code)
-    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              stderr=subprocess.DEVNULL)      # its resource tracker's note on the lock it left
     try:
         pid = int(parent.stdout.readline())
     finally:
@@ -263,3 +264,26 @@ def test_the_worker_ends_when_its_parent_is_gone(tmp_path):
         time.sleep(0.1)
     else:
         pytest.fail(f"the figure process {pid} outlived its parent")
+
+
+def test_an_error_here_mid_report_stops_the_worker_soon(result):
+    """The tables fail to write (a full disk) while the worker draws: close() does not wait for it to draw
+    every other figure."""
+    t0 = time.monotonic()
+    for name in FIGURES:
+        draw_figure(name, result)
+    all_figures_s = time.monotonic() - t0         # this machine's time for the six (~1 s; the river ~0.3 s)
+    w = FigureWorker()
+    while not w.ready():
+        time.sleep(0.05)
+
+    def disk_full():
+        time.sleep(0.05)          # the worker has claimed its first figure by now
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        w.draw(FIGURES, result, lambda name: draw_figure(name, result), meanwhile=disk_full)
+    t0 = time.monotonic()
+    w.close()
+    assert time.monotonic() - t0 < 0.6 * all_figures_s     # the figure it draws (the river), not all six
+    assert w._process.exitcode == 0

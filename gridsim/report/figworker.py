@@ -142,7 +142,11 @@ class FigureWorker:
         return got
 
     def close(self) -> None:
-        """Stop the worker (it exits at once) and wait a moment for it; a stuck one is terminated."""
+        """Stop the worker (it exits once the figure it draws, if any, is done) and wait a moment for it; a stuck
+        one is terminated."""
+        with self._claims.get_lock():          # a job left half done (an error here): it takes no more figures
+            for i in range(len(ORDER)):
+                self._claims[i] = _OURS
         try:
             self._conn.send_bytes(b"")
         except (OSError, ValueError):
@@ -170,9 +174,24 @@ def _serve(conn, claims) -> None:
 
 
 def _serve_jobs(conn, claims) -> None:
+    import queue
+    import threading
+
     from gridsim.report.html import draw_figure     # matplotlib and the figure modules: the slow part
 
     conn.send("ready")
+    # figures go out from a thread of their own: a PNG larger than the pipe's buffer would otherwise hold the
+    # next figure back until the parent, busy drawing its own, reads it
+    outbox: queue.SimpleQueue = queue.SimpleQueue()
+
+    def pump():
+        try:
+            while (message := outbox.get()) is not None:
+                conn.send(message)
+        except (EOFError, OSError):      # the parent has gone: the main loop ends at its next read
+            pass
+
+    threading.Thread(target=pump, daemon=True, name="gridsim-figures-out").start()
     while True:
         payload = conn.recv_bytes()
         if not payload:
@@ -186,7 +205,7 @@ def _serve_jobs(conn, claims) -> None:
             try:
                 png = draw_figure(name, result)
             except Exception:  # noqa: BLE001 -- the caller draws it again and sees the error itself
-                conn.send((job, name, None, False))
+                outbox.put((job, name, None, False))
                 continue
-            conn.send((job, name, png, True))
-        conn.send((job, "done"))
+            outbox.put((job, name, png, True))
+        outbox.put((job, "done"))
