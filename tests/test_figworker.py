@@ -144,8 +144,12 @@ def test_close_ends_the_process_at_once():
 
 def test_wanted_only_with_two_cores_and_not_turned_off(monkeypatch):
     monkeypatch.delenv("GRIDSIM_FIGURE_PROCESS", raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 0.5, 0.5))
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     assert figworker.wanted()
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.1, 0.5, 0.5))     # both cores busy already
+    assert not figworker.wanted()
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 0.5, 0.5))
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
     assert not figworker.wanted()
     assert FigureWorker.start() is None
