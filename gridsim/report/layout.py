@@ -221,7 +221,7 @@ def png_bytes(fig: Figure, dpi: float, compress_level: int = 1) -> bytes:
         fig.patch.set_facecolor("white")
         canvas = FigureCanvasAgg(fig)
         renderer = canvas.get_renderer()      # the one draw() uses (same size and dpi)
-        renderer.new_gc = GraphicsContextBase   # matplotlib's own, even where a library replaced it (below)
+        renderer.new_gc = GraphicsContextBase   # matplotlib's own, even where a library replaced it
         canvas.draw()
         rgba = np.asarray(canvas.buffer_rgba())
     finally:
