@@ -56,6 +56,14 @@ class IslandRun:
     def load_buses(self) -> np.ndarray:
         return self._load_bus
 
+    def bus_graph(self) -> tuple[np.ndarray, np.ndarray]:
+        """(from, to) pandapower buses of the island's branches in service: ``IslandAC.bus_graph``'s edges (the
+        fast engine's networks have one model bus per bus and no switches or 3-winding transformers)."""
+        case, st, pm = self.case, self.case.st, self.case.pm
+        isl = case.islands[self.k]
+        on = np.flatnonzero(st.branch_on & (st.labels[pm.br_from] == isl) & (st.labels[pm.br_to] == isl))
+        return case.ev.pp_buses(pm.br_from[on]), case.ev.pp_buses(pm.br_to[on])
+
     def run(self, served: np.ndarray) -> ACState:
         self.runs += 1
         key = np.ascontiguousarray(served, dtype=float).tobytes()
