@@ -130,7 +130,7 @@ def test_low_voltage_in_a_converged_state_is_shed_at_the_low_buses():
     assert result.summary["status"] == "converged"
     assert result.buses.loc[result.buses["energised"], "vm_pu"].min() >= 0.9 - 1e-6
     note = next(n for n in result.summary["notes"] if "shed" in n)
-    assert "at those buses" in note and "0.872 p.u." in note
+    assert "at the buses below the band" in note and "0.872 p.u." in note
 
 
 # -- 2 and 3. every reported state solved; no unit above capacity ----------------------------------------

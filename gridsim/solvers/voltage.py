@@ -3,13 +3,14 @@
 A voltage problem is local: a region at the end of a long line, a pocket behind a lost transformer. Shedding
 the whole island for it (as a proportional step would) punishes every region for one weak supply path. So:
 
-0. **Near the low buses first** (where the AC power flow converges but buses are below the band): the loads
-   at those buses, then within 1, 2, 3 hops of them (``near_loads``: branches in service), each tried as in
-   step 2. A low voltage with a converged flow is a local shortfall of reactive support; the load-scaling
-   sensitivity of step 1 is then dominated by the re-dispatch a 5 % lighter island brings (units far away
-   move), not by the weak buses: on the built-in grid without the Yavir NPP substation it put the four buses
-   below the band at sensitivity 0 and shed 8,356 MW in 13 regions, where the loads at those four buses
-   (under 100 MW) were enough.
+0. **Near the low buses first**: the loads at the buses below the band, then within 1, 2, 3 hops of them
+   (``load_hops``: branches in service), each tried as in step 2; the buses are those of the converged state
+   nearest the full demand (the full demand itself when AC converges there, else step 1's state). The
+   load-scaling sensitivity of step 1 follows the re-dispatch a 5 % lighter island brings (units far away
+   move) as much as the weak buses: on the built-in grid without the Yavir NPP substation (AC converged, four
+   buses at 0.87-0.90 p.u.) it put those buses at sensitivity 0 and shed 8,356 MW in 13 regions, where the
+   loads at those buses need 27.9 MW; without the Velykohrad and Zorya NPP substations (AC diverged) the
+   rings shed 940 MW where the weak area shed 1,138 MW.
 1. **Locate** (``locate_weak_buses``): scale the island's served demand by ``alpha`` and bisect for the
    largest ``alpha`` at which the AC power flow converges (1.0 when it already converges). Between that
    state and one 5 % lighter, the per-bus voltage rise is the bus's *voltage sensitivity to load*; the weak
@@ -334,10 +335,20 @@ def relieve_voltage(ac: IslandAC, served: np.ndarray, priority: np.ndarray, meth
     if first.in_band():
         return served, first, ("AC converges in band on its own with the current dispatch; nothing shed "
                                f"(voltages {first.min_vm_pu:.3f}-{first.max_vm_pu:.3f} p.u.)")
-    if first.converged:             # low buses in a converged state: their own loads first, then around them
-        low = first.vm < VM_MIN_PU
-        where = f"lowest voltage {first.min_vm_pu:.3f} p.u. at {int(low.sum())} buses"
-        hops = load_hops(ac, np.asarray(first.buses)[low])
+    if first.converged:
+        sens, alpha, at = None, 1.0, first      # located below only if the buses' own loads are not enough
+    else:
+        sens, alpha, at = locate_weak_buses(ac, served)
+        if sens is None:
+            return served, None, (f"AC does not converge even at {MIN_ALPHA:.0%} of the island's demand: not a "
+                                  "loading problem that shedding relieves; DC flows reported")
+    where = (f"AC did not converge at full demand (converges up to {alpha:.0%}, lowest voltage there "
+             f"{at.min_vm_pu:.3f} p.u.)" if not first.converged else
+             f"lowest voltage {first.min_vm_pu:.3f} p.u. at {int((first.vm < VM_MIN_PU).sum())} buses")
+    # the loads at the buses below the band (in the converged state nearest to the full demand), then around them
+    low = at.vm < VM_MIN_PU
+    if low.any():
+        hops = load_hops(ac, np.asarray(at.buses)[low])
         tried = np.zeros(len(hops), dtype=bool)
         for h in NEAR_HOPS:
             mask = hops <= h
@@ -347,16 +358,15 @@ def relieve_voltage(ac: IslandAC, served: np.ndarray, priority: np.ndarray, meth
             found = shed_weak_area(ac, served, mask, priority, method, strict=True)
             if found is not None:
                 new, state = found
-                near = "at those buses" if h == 0 else f"within {h} branch{'es' if h > 1 else ''} of them"
+                near = "at the buses below the band" if h == 0 else \
+                    f"within {h} branch{'es' if h > 1 else ''} of the buses below the band"
                 return new, state, _shed_note(where, served, new, mask, 1.0, state,
                                               f"{int(mask.sum())} loads {near}")
-    sens, alpha, at = locate_weak_buses(ac, served)
     if sens is None:
-        return served, None, (f"AC does not converge even at {MIN_ALPHA:.0%} of the island's demand: not a "
-                              "loading problem that shedding relieves; DC flows reported")
-    where = (f"AC did not converge at full demand (converges up to {alpha:.0%}, lowest voltage there "
-             f"{at.min_vm_pu:.3f} p.u.)" if not first.converged else
-             f"lowest voltage {first.min_vm_pu:.3f} p.u. at {int((first.vm < VM_MIN_PU).sum())} buses")
+        sens, alpha, at = locate_weak_buses(ac, served)
+        if sens is None:
+            return served, None, (f"AC does not converge even at {MIN_ALPHA:.0%} of the island's demand: not a "
+                                  "loading problem that shedding relieves; DC flows reported")
     # the smallest area whose shedding restores the band; failing that, the smallest that restores
     # convergence (buses below the band whatever is shed are then a reactive-power problem, reported)
     # the whole island only after every local area failed
