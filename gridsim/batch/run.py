@@ -138,10 +138,19 @@ def prepare_checked(scenario, net=None):
 
 def run_identity(scenario, label: str) -> dict[str, Any]:
     """What makes two runs the same run (stored in results.sqlite; ``--resume`` requires it to match): the
-    scenario's settings that differ from the defaults (so that a gridsim version with a new optional field can
-    still resume), without the line numbers of its outages in the file."""
+    scenario's settings that differ from the defaults, without the line numbers of its outages in the file, and
+    the engine that computes the cases (gridsim's version, a digest of its code and data, the libraries a
+    network is built and solved with: ``gridsim.networks.index``), so that a resumed run never mixes cases
+    computed by two versions of the engine."""
     dump = scenario.model_dump(mode="json", exclude_defaults=True, exclude={"outages": {"__all__": {"line"}}})
-    return {"kind": label, "network": str(scenario.network), "scenario": dump}
+    return {"kind": label, "network": str(scenario.network), "scenario": dump, "engine": engine_identity()}
+
+
+def engine_identity() -> dict[str, Any]:
+    from gridsim import __version__
+    from gridsim.networks.index import _PACKAGE, _libraries, _package_digest
+
+    return {"gridsim": __version__, "code": _package_digest(_PACKAGE)[:16], "libraries": _libraries()}
 
 
 class Prepared:
