@@ -76,23 +76,31 @@ class _Bar:
 
 
 def _top_table(ranking, title: str):
+    """The top ``TOP_SHOWN`` rows. Numbers never wrap; the asset name takes what is left of the terminal's width
+    (folded onto a second line when it must); the status column only when a shown row is not converged."""
     from rich.table import Table
 
-    table = Table(title=title)
-    for col, justify in (("#", "right"), ("asset", "left"), ("unserved MW", "right"), ("main cause", "left"),
-                         ("critical MW", "right"), ("islands", "right"), ("overloaded", "right"),
-                         ("status", "left")):
-        table.add_column(col, justify=justify)
+    top = ranking.head(TOP_SHOWN)
+    statuses = {str(s) for s in top["status"]}
+    table = Table(title=title, caption=None if statuses - {"converged"} else "every case shown: converged")
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("asset", justify="left", ratio=1, min_width=14, overflow="fold")
+    for col, justify in (("unserved\nMW", "right"), ("main\ncause", "left"), ("critical\nMW", "right"),
+                         ("islands", "right"), ("over-\nloads", "right")):   # two-line headers: fits 80 columns
+        table.add_column(col, justify=justify, no_wrap=True)
+    if statuses - {"converged"}:
+        table.add_column("status", justify="left", no_wrap=True)
     causes = [c for c in ranking.columns if c.startswith("unserved_") and c != "unserved_mw"]
-    for _, r in ranking.head(TOP_SHOWN).iterrows():
+    for _, r in top.iterrows():
         by_cause = {c[len("unserved_"):-len("_mw")]: r[c] for c in causes if r[c] == r[c] and r[c] > 1e-6}
         main = max(by_cause, key=by_cause.get) if by_cause else "-"
         mw = r["unserved_mw"]
-        table.add_row(str(r["rank"]), str(r["asset"]), "-" if mw != mw else f"{mw:,.1f}", main,
-                      "-" if r["critical_unserved_mw"] != r["critical_unserved_mw"]
-                      else f"{r['critical_unserved_mw']:,.1f}",
-                      str(r["islands"]) if r["islands"] is not None else "-",
-                      str(r["overloaded_branches"]), str(r["status"]))
+        row = [str(r["rank"]), str(r["asset"]), "-" if mw != mw else f"{mw:,.1f}", main,
+               "-" if r["critical_unserved_mw"] != r["critical_unserved_mw"] else f"{r['critical_unserved_mw']:,.1f}",
+               str(r["islands"]) if r["islands"] is not None else "-", str(r["overloaded_branches"])]
+        if statuses - {"converged"}:
+            row.append(str(r["status"]))
+        table.add_row(*row)
     return table
 
 
