@@ -239,7 +239,8 @@ def _unknown(t: NameTables, kind: str, target, where: dict):
     if not hint:
         other = _other_kinds(t, kind, target)
         if other:
-            hint = f"; '{target}' is a {other}, write '{other}: {target}'"
+            article = "an" if other[0] in "aeio" else "a"      # an interconnector, a unit
+            hint = f"; '{target}' is {article} {other}, write '{other}: {target}'"
         elif cands:
             sample = ", ".join(f"'{c}'" for c in cands[:5])
             hint = f"; known {word}s include {sample}" + (" …" if len(cands) > 5 else "")
