@@ -348,38 +348,20 @@ def relieve_voltage(ac: IslandAC, served: np.ndarray, priority: np.ndarray, meth
     if first.in_band():
         return served, first, ("AC converges in band on its own with the current dispatch; nothing shed "
                                f"(voltages {first.min_vm_pu:.3f}-{first.max_vm_pu:.3f} p.u.)")
-    if first.converged:
-        sens, alpha, at = None, 1.0, first      # located below only if the buses' own loads are not enough
-    else:
-        sens, alpha, at = locate_weak_buses(ac, served)
-        if sens is None:
-            return served, None, (f"AC does not converge even at {MIN_ALPHA:.0%} of the island's demand: not a "
-                                  "loading problem that shedding relieves; DC flows reported")
+    # the sensitivities are needed first only where AC diverges (their state is the one nearest full demand)
+    sens, alpha, at = (None, 1.0, first) if first.converged else locate_weak_buses(ac, served)
+    if sens is None and not first.converged:
+        return served, None, _NOT_LOADING
     where = (f"AC did not converge at full demand (converges up to {alpha:.0%}, lowest voltage there "
              f"{at.min_vm_pu:.3f} p.u.)" if not first.converged else
              f"lowest voltage {first.min_vm_pu:.3f} p.u. at {int((first.vm < VM_MIN_PU).sum())} buses")
-    # the loads at the buses below the band (in the converged state nearest to the full demand), then around them
-    low = at.vm < VM_MIN_PU
-    if low.any():
-        hops = load_hops(ac, np.asarray(at.buses)[low])
-        tried = np.zeros(len(hops), dtype=bool)
-        for h in NEAR_HOPS:
-            mask = hops <= h
-            if not mask.any() or np.array_equal(mask, tried):
-                continue
-            tried = mask
-            found = shed_weak_area(ac, served, mask, priority, method, strict=True)
-            if found is not None:
-                new, state = found
-                near = "at the buses below the band" if h == 0 else \
-                    f"within {h} branch{'es' if h > 1 else ''} of the buses below the band"
-                return new, state, _shed_note(where, served, new, mask, 1.0, state,
-                                              f"{int(mask.sum())} loads {near}")
+    found = _near_low_buses(ac, served, priority, method, at, where)
+    if found is not None:
+        return found
     if sens is None:
         sens, alpha, at = locate_weak_buses(ac, served)
         if sens is None:
-            return served, None, (f"AC does not converge even at {MIN_ALPHA:.0%} of the island's demand: not a "
-                                  "loading problem that shedding relieves; DC flows reported")
+            return served, None, _NOT_LOADING
     # the smallest area whose shedding restores the band; failing that, the smallest that restores
     # convergence (buses below the band whatever is shed are then a reactive-power problem, reported)
     # the whole island only after every local area failed
@@ -394,3 +376,29 @@ def relieve_voltage(ac: IslandAC, served: np.ndarray, priority: np.ndarray, meth
         new, state = found
         return new, state, _shed_note(where, served, new, mask, fraction, state)
     return served, None, f"{where}; shedding did not restore a converged AC state in band"
+
+
+_NOT_LOADING = (f"AC does not converge even at {MIN_ALPHA:.0%} of the island's demand: not a loading problem that "
+                "shedding relieves; DC flows reported")
+
+
+def _near_low_buses(ac: IslandAC, served: np.ndarray, priority: np.ndarray, method: str, at: ACState, where: str):
+    """Step 0: ``relieve_voltage``'s answer from the loads at the buses below the band in ``at``, then within
+    ``NEAR_HOPS`` branches of them (the first ring whose shedding gives a state in band); None if none does."""
+    low = at.vm < VM_MIN_PU
+    if not low.any():
+        return None
+    hops = load_hops(ac, np.asarray(at.buses)[low])
+    tried = np.zeros(len(hops), dtype=bool)
+    for h in NEAR_HOPS:
+        mask = hops <= h
+        if not mask.any() or np.array_equal(mask, tried):
+            continue
+        tried = mask
+        found = shed_weak_area(ac, served, mask, priority, method, strict=True)
+        if found is not None:
+            new, state = found
+            near = "at the buses below the band" if h == 0 else \
+                f"within {h} branch{'es' if h > 1 else ''} of the buses below the band"
+            return new, state, _shed_note(where, served, new, mask, 1.0, state, f"{int(mask.sum())} loads {near}")
+    return None
