@@ -372,14 +372,15 @@ def test_resume_skips_finished_cases_and_reports_progress(tmp_path):
 
 def test_resume_refuses_cases_computed_by_another_engine(tmp_path, monkeypatch):
     """Cases finished by another gridsim (code or libraries changed since) are not mixed with new ones."""
-    import gridsim.batch.run as run_module
+    import gridsim.networks.index as index
 
     scenario = dc_scenario()
     run_cases(scenario, line_cases(LINES[:4]), workers=1, out_dir=tmp_path)
-    real = run_module.engine_identity()
-    assert real["code"] and real["gridsim"] and "pandapower" in real["libraries"]
-    monkeypatch.setattr(run_module, "engine_identity", lambda: {**real, "code": "0123456789abcdef"})
-    with pytest.raises(StoreMismatch, match="another version of gridsim.*code: '.*' there, '0123456789abcdef' now"):
+    real = index.engine_key()
+    assert real["sources"] and real["gridsim"] and "pandapower" in real["libraries"]
+    monkeypatch.setattr(index, "engine_key", lambda: {**real, "sources": "0123456789abcdef"})
+    with pytest.raises(StoreMismatch,
+                       match="another version of gridsim.*sources: '[0-9a-f]+… there, '0123456789abcdef' now"):
         run_cases(scenario, line_cases(), workers=1, out_dir=tmp_path, resume=True)
     monkeypatch.undo()
     assert len(run_cases(scenario, line_cases(), workers=1, out_dir=tmp_path, resume=True)) == len(LINES)

@@ -81,14 +81,14 @@ def _top_table(ranking, title: str):
     from rich.table import Table
 
     top = ranking.head(TOP_SHOWN)
-    statuses = {str(s) for s in top["status"]}
-    table = Table(title=title, caption=None if statuses - {"converged"} else "every case shown: converged")
+    show_status = any(str(s) != "converged" for s in top["status"])
+    table = Table(title=title, caption=None if show_status else "every case shown: converged")
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("asset", justify="left", ratio=1, min_width=14, overflow="fold")
     for col, justify in (("unserved\nMW", "right"), ("main\ncause", "left"), ("critical\nMW", "right"),
                          ("islands", "right"), ("over-\nloads", "right")):   # two-line headers: fits 80 columns
         table.add_column(col, justify=justify, no_wrap=True)
-    if statuses - {"converged"}:
+    if show_status:
         table.add_column("status", justify="left", no_wrap=True)
     causes = [c for c in ranking.columns if c.startswith("unserved_") and c != "unserved_mw"]
     for _, r in top.iterrows():
@@ -98,7 +98,7 @@ def _top_table(ranking, title: str):
         row = [str(r["rank"]), str(r["asset"]), "-" if mw != mw else f"{mw:,.1f}", main,
                "-" if r["critical_unserved_mw"] != r["critical_unserved_mw"] else f"{r['critical_unserved_mw']:,.1f}",
                str(r["islands"]) if r["islands"] is not None else "-", str(r["overloaded_branches"])]
-        if statuses - {"converged"}:
+        if show_status:
             row.append(str(r["status"]))
         table.add_row(*row)
     return table

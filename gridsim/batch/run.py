@@ -143,14 +143,9 @@ def run_identity(scenario, label: str) -> dict[str, Any]:
     network is built and solved with: ``gridsim.networks.index``), so that a resumed run never mixes cases
     computed by two versions of the engine."""
     dump = scenario.model_dump(mode="json", exclude_defaults=True, exclude={"outages": {"__all__": {"line"}}})
-    return {"kind": label, "network": str(scenario.network), "scenario": dump, "engine": engine_identity()}
+    from gridsim.networks.index import engine_key
 
-
-def engine_identity() -> dict[str, Any]:
-    from gridsim import __version__
-    from gridsim.networks.index import _PACKAGE, _libraries, _package_digest
-
-    return {"gridsim": __version__, "code": _package_digest(_PACKAGE)[:16], "libraries": _libraries()}
+    return {"kind": label, "network": str(scenario.network), "scenario": dump, "engine": engine_key()}
 
 
 class Prepared:

@@ -119,7 +119,7 @@ class ResultStore:
         mine = json.loads(json.dumps(self.identity, default=str))
         if row is not None and resume:
             theirs = json.loads(row[0])
-            if theirs != mine and theirs.get("engine") != mine.get("engine") and "engine" in mine:
+            if "engine" in mine and theirs.get("engine") != mine["engine"]:
                 raise StoreMismatch(f"{self.path} holds cases computed by another version of gridsim or of the "
                                     f"libraries it uses ({_differences(theirs.get('engine') or {}, mine['engine'])}"
                                     "); resuming would mix the two: run without --resume to start over, or "

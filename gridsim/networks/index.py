@@ -70,12 +70,18 @@ def network_names(spec: str, base_dir: str | Path | None = None, load_level: flo
     return tables
 
 
+def engine_key() -> dict[str, str | dict]:
+    """What computes the numbers: gridsim's version, a digest of its code and data, the installed libraries
+    (part of every cache key here, and of a batch run's identity: ``gridsim.batch.run.run_identity``)."""
+    from gridsim import __version__
+
+    return {"gridsim": __version__, "sources": _package_digest(_PACKAGE), "libraries": _libraries()}
+
+
 def _identity_and_key(spec: str, base_dir, network_root) -> tuple[str, dict | None]:
     """(what the cache file is named after, the key its contents must carry); key None: do not cache (the
     build decides, and raises what it raises)."""
-    from gridsim import __version__
-
-    key = {"gridsim": __version__, "spec": spec, "sources": _package_digest(_PACKAGE), "libraries": _libraries()}
+    key = {**engine_key(), "spec": spec}
     if spec in BUILTIN_BUILDERS or spec.startswith("pandapower:"):
         return spec, key
     path = network_file(spec, base_dir, network_root)      # raises what build_network raises for the spec

@@ -91,23 +91,14 @@ class FigureWorker:
         bytes (None where the Result has no such figure). ``meanwhile()`` runs here once the worker has the
         Result, before this process draws. Without a ready worker, all here (after ``meanwhile()``)."""
         names = list(names)
-        if not self.ready():
-            meanwhile()
-            return {name: draw_here(name) for name in names}
         slots = {name: ORDER.index(name) for name in names}
-        with self._claims.get_lock():
-            for i in range(len(ORDER)):
-                self._claims[i] = _FREE if ORDER[i] in slots else _OURS     # the worker skips what is not asked
-        self._job += 1
-        try:
-            self._conn.send_bytes(pickle.dumps((self._job, result), protocol=pickle.HIGHEST_PROTOCOL))
-        except (OSError, ValueError, pickle.PicklingError):
+        if not (self.ready() and self._hand_over(result, set(slots.values()))):
             meanwhile()
             return {name: draw_here(name) for name in names}
         meanwhile()
         out: dict[str, bytes | None] = {}
         for name in sorted(names, key=slots.get, reverse=True):          # the cheapest first
-            if self._claim(slots[name]):
+            if _claim(self._claims, slots[name], _OURS):
                 out[name] = draw_here(name)
         out.update(self._collect({n for n in names if n not in out}))
         for name in names:                 # what the worker failed to draw (or left when it died): here
@@ -115,12 +106,17 @@ class FigureWorker:
                 out[name] = draw_here(name)
         return {name: out[name] for name in names}
 
-    def _claim(self, slot: int) -> bool:
-        with self._claims.get_lock():
-            if self._claims[slot] != _FREE:
-                return False
-            self._claims[slot] = _OURS
-            return True
+    def _hand_over(self, result, free: set[int]) -> bool:
+        """Free the slots ``free`` (the others are not asked: the worker passes them over) and send the worker
+        the Result of a new job; False if it cannot be sent."""
+        _set_claims(self._claims, free)
+        self._job += 1
+        try:
+            self._conn.send_bytes(pickle.dumps((self._job, result), protocol=pickle.HIGHEST_PROTOCOL))
+        except (OSError, ValueError, pickle.PicklingError):
+            _set_claims(self._claims, set())
+            return False
+        return True
 
     def _collect(self, waiting: set[str]) -> dict[str, bytes | None]:
         """The worker's figures of this job, as it sends them: (job, name, png or None, ok); stops at its
@@ -151,9 +147,7 @@ class FigureWorker:
     def close(self) -> None:
         """Stop the worker (it exits once the figure it draws, if any, is done) and wait a moment for it; a stuck
         one is terminated."""
-        with self._claims.get_lock():          # a job left half done (an error here): it takes no more figures
-            for i in range(len(ORDER)):
-                self._claims[i] = _OURS
+        _set_claims(self._claims, set())       # a job left half done (an error here): it takes no more figures
         try:
             self._conn.send_bytes(b"")
         except (OSError, ValueError):
@@ -163,6 +157,22 @@ class FigureWorker:
             self._process.terminate()
             self._process.join(timeout=2.0)
         self._conn.close()
+
+
+def _claim(claims, slot: int, who: int) -> bool:
+    """Take figure ``slot`` for ``who`` if it is still free (both processes claim through this)."""
+    with claims.get_lock():
+        if claims[slot] != _FREE:
+            return False
+        claims[slot] = who
+        return True
+
+
+def _set_claims(claims, free: set[int]) -> None:
+    """The slots ``free`` free, every other one taken by this process."""
+    with claims.get_lock():
+        for i in range(len(ORDER)):
+            claims[i] = _FREE if i in free else _OURS
 
 
 def _serve(conn, claims) -> None:
@@ -205,10 +215,8 @@ def _serve_jobs(conn, claims) -> None:
             return
         job, result = pickle.loads(payload)
         for slot, name in enumerate(ORDER):
-            with claims.get_lock():
-                if claims[slot] != _FREE:
-                    continue
-                claims[slot] = _THEIRS
+            if not _claim(claims, slot, _THEIRS):
+                continue
             try:
                 png = draw_figure(name, result)
             except Exception:  # noqa: BLE001 -- the caller draws it again and sees the error itself

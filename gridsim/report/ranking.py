@@ -8,7 +8,6 @@ colours every ranked asset by the unserved MW its loss causes.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
